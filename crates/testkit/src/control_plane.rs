@@ -1,0 +1,310 @@
+//! A real Kubernetes control plane on loopback: etcd and kube-apiserver ("api" tier), plus
+//! kube-controller-manager, kube-scheduler and kwok with fake nodes ("cluster" tier).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use k8s_openapi::api::core::v1::{Node, ServiceAccount};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Client, Config};
+
+use crate::Error;
+use crate::binaries::bin_dir;
+use crate::process::Process;
+
+/// How much of a cluster a test needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// etcd and kube-apiserver with the operator's CRDs installed: objects are stored and
+    /// validated, nothing runs them.
+    Api,
+    /// Also kube-controller-manager, kube-scheduler and kwok: Deployments roll out, pods get
+    /// scheduled on fake nodes and become ready, garbage collection cascades.
+    Cluster,
+}
+
+/// Field manager of everything the harness applies.
+const FIELD_MANAGER: &str = "superset-operator-testkit";
+/// Fake nodes created in the cluster tier.
+const NODES: usize = 2;
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A running control plane. Its processes stop when it is shut down or when the process that
+/// started it exits.
+pub struct ControlPlane {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    bin: PathBuf,
+    service_account_key: PathBuf,
+    ca_cert: PathBuf,
+    processes: Mutex<Vec<Process>>,
+}
+
+impl ControlPlane {
+    /// Starts etcd and kube-apiserver in `dir` and installs the operator's CRDs.
+    pub async fn start_api(dir: &Path) -> Result<Self, Error> {
+        let started = Instant::now();
+        let bin = bin_dir()?;
+        for sub in ["logs", "pki", "etcd"] {
+            create_dir(&dir.join(sub))?;
+        }
+        let pki = crate::pki::Pki::create(&dir.join("pki"))?;
+        let [etcd_client, etcd_peer, apiserver] = [free_port()?, free_port()?, free_port()?];
+        let server = format!("https://127.0.0.1:{apiserver}");
+        let kubeconfig = dir.join("kubeconfig");
+        write_kubeconfig(&kubeconfig, &server, &pki.ca_pem, &pki.admin_token)?;
+
+        let plane = Self {
+            dir: dir.to_owned(),
+            kubeconfig,
+            bin,
+            service_account_key: pki.service_account_key.clone(),
+            ca_cert: pki.ca_cert.clone(),
+            processes: Mutex::new(Vec::new()),
+        };
+        let etcd_url = |port: u16| format!("http://127.0.0.1:{port}");
+        plane.spawn("etcd", &[
+            "--name=default".into(),
+            format!("--data-dir={}", dir.join("etcd").display()),
+            format!("--listen-client-urls={}", etcd_url(etcd_client)),
+            format!("--advertise-client-urls={}", etcd_url(etcd_client)),
+            format!("--listen-peer-urls={}", etcd_url(etcd_peer)),
+            format!("--initial-advertise-peer-urls={}", etcd_url(etcd_peer)),
+            format!("--initial-cluster=default={}", etcd_url(etcd_peer)),
+            // Test data is disposable; fsync only slows every write down.
+            "--unsafe-no-fsync".into(),
+            "--log-level=warn".into(),
+        ])?;
+        plane.spawn("kube-apiserver", &[
+            format!("--etcd-servers={}", etcd_url(etcd_client)),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={apiserver}"),
+            format!("--cert-dir={}", dir.join("pki").display()),
+            format!("--tls-cert-file={}", pki.server_cert.display()),
+            format!("--tls-private-key-file={}", pki.server_key.display()),
+            format!("--client-ca-file={}", pki.ca_cert.display()),
+            format!("--token-auth-file={}", pki.token_file.display()),
+            "--authorization-mode=RBAC".into(),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--service-account-key-file={}", pki.service_account_public_key.display()),
+            format!("--service-account-signing-key-file={}", pki.service_account_key.display()),
+            "--service-cluster-ip-range=10.96.0.0/16".into(),
+            "--allow-privileged=true".into(),
+            "--enable-priority-and-fairness=false".into(),
+            "--profiling=false".into(),
+        ])?;
+        let client = plane.wait_until_ready().await?;
+        install_crds(&client).await?;
+        eprintln!("testkit: api tier up in {:.1}s ({server})", started.elapsed().as_secs_f64());
+        Ok(plane)
+    }
+
+    /// Adds kube-controller-manager, kube-scheduler, kwok and fake nodes.
+    pub async fn start_cluster_components(&self) -> Result<(), Error> {
+        let started = Instant::now();
+        let kubeconfig = format!("--kubeconfig={}", self.kubeconfig.display());
+        self.spawn("kube-controller-manager", &[
+            kubeconfig.clone(),
+            "--secure-port=0".into(),
+            "--leader-elect=false".into(),
+            "--use-service-account-credentials=false".into(),
+            format!("--service-account-private-key-file={}", self.service_account_key.display()),
+            format!("--root-ca-file={}", self.ca_cert.display()),
+        ])?;
+        self.spawn("kube-scheduler", &[
+            kubeconfig.clone(),
+            "--secure-port=0".into(),
+            "--leader-elect=false".into(),
+        ])?;
+        let stages = self.dir.join("kwok-stages.yaml");
+        std::fs::write(&stages, include_str!("kwok-stages.yaml"))
+            .map_err(|source| Error::Io { what: format!("writing {}", stages.display()), source })?;
+        self.spawn("kwok", &[
+            kubeconfig,
+            format!("--config={}", stages.display()),
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+            format!("--server-address=127.0.0.1:{}", free_port()?),
+            "--cidr=10.244.0.0/16".into(),
+            // kwok renews a Lease per node, so the node lifecycle controller sees live nodes,
+            // lifts the not-ready taint and never evicts their pods.
+            "--node-lease-duration-seconds=40".into(),
+        ])?;
+        let client = self.client().await?;
+        create_fake_nodes(&client).await?;
+        self.wait_for(&client, "the default ServiceAccount", |c| async move {
+            let accounts: Api<ServiceAccount> = Api::namespaced(c, "default");
+            Ok(accounts.get_opt("default").await?.is_some())
+        })
+        .await?;
+        eprintln!("testkit: cluster tier up in {:.1}s", started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// A new client for the admin user. Make one per test: a client belongs to the Tokio
+    /// runtime it was made in.
+    pub async fn client(&self) -> Result<Client, Error> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        Ok(Client::try_from(config)?)
+    }
+
+    /// Path of an admin kubeconfig for this control plane.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// Directory of the control plane (logs in `logs/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Directory of the control-plane binaries (kubectl among them).
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// Stops every process, newest first.
+    pub fn shutdown(&self) {
+        let mut processes = self.processes.lock().expect("process list lock");
+        while let Some(mut process) = processes.pop() {
+            process.stop();
+        }
+    }
+
+    /// Fails if any component has exited.
+    pub fn ensure_running(&self) -> Result<(), Error> {
+        self.processes
+            .lock()
+            .expect("process list lock")
+            .iter_mut()
+            .try_for_each(Process::ensure_running)
+    }
+
+    fn spawn(&self, name: &str, args: &[String]) -> Result<(), Error> {
+        let process = Process::start(name, &self.bin.join(name), args, &self.dir.join("logs"))?;
+        self.processes.lock().expect("process list lock").push(process);
+        Ok(())
+    }
+
+    async fn wait_until_ready(&self) -> Result<Client, Error> {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            self.ensure_running()?;
+            if let Ok(client) = self.client().await {
+                let readyz = http::Request::get("/readyz").body(Vec::new()).expect("static request");
+                if client.request_text(readyz).await.is_ok_and(|body| body.trim() == "ok") {
+                    return Ok(client);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout("kube-apiserver to become ready".into()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_for<F, Fut>(&self, client: &Client, what: &str, check: F) -> Result<(), Error>
+    where
+        F: Fn(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, Error>>,
+    {
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            self.ensure_running()?;
+            if check(client.clone()).await? {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout(what.to_owned()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Applies every CRD of the operator and waits until each is Established.
+pub async fn install_crds(client: &Client) -> Result<(), Error> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for crd in superset_operator_api::crds() {
+        let name = crd.metadata.name.clone().expect("generated CRDs are named");
+        api.patch(&name, &params, &Patch::Apply(&crd)).await?;
+        let established = await_condition(api.clone(), &name, conditions::is_crd_established());
+        tokio::time::timeout(STARTUP_TIMEOUT, established)
+            .await
+            .map_err(|_| Error::Timeout(format!("CRD {name} to become Established")))?
+            .map_err(|e| Error::Timeout(format!("CRD {name} to become Established: {e}")))?;
+    }
+    Ok(())
+}
+
+async fn create_fake_nodes(client: &Client) -> Result<(), Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for i in 0..NODES {
+        let name = format!("kwok-node-{i}");
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "annotations": { "kwok.x-k8s.io/node": "fake" },
+                "labels": {
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                    "topology.kubernetes.io/zone": format!("zone-{}", i % 2),
+                },
+            },
+        }))?;
+        nodes.create(&PostParams::default(), &node).await?;
+        let ready = await_condition(nodes.clone(), &name, |node: Option<&Node>| {
+            let is_ready = node
+                .and_then(|n| n.status.as_ref())
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            // The node lifecycle controller lifts this taint once it trusts the node.
+            let tainted_not_ready = node
+                .and_then(|n| n.spec.as_ref())
+                .and_then(|s| s.taints.as_ref())
+                .is_some_and(|ts| ts.iter().any(|t| t.key == "node.kubernetes.io/not-ready"));
+            is_ready && !tainted_not_ready
+        });
+        tokio::time::timeout(STARTUP_TIMEOUT, ready)
+            .await
+            .map_err(|_| Error::Timeout(format!("node {name} to become Ready (is kwok running?)")))?
+            .map_err(|e| Error::Timeout(format!("node {name} to become Ready: {e}")))?;
+    }
+    Ok(())
+}
+
+fn write_kubeconfig(path: &Path, server: &str, ca_pem: &str, token: &str) -> Result<(), Error> {
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{ "name": "testkit", "cluster": { "server": server, "certificate-authority-data": ca } }],
+        "users": [{ "name": "admin", "user": { "token": token } }],
+        "contexts": [{ "name": "testkit", "context": { "cluster": "testkit", "user": "admin" } }],
+        "current-context": "testkit",
+    });
+    let yaml = serde_yaml::to_string(&config)?;
+    std::fs::write(path, yaml).map_err(|source| Error::Io { what: format!("writing {}", path.display()), source })
+}
+
+fn free_port() -> Result<u16, Error> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|source| Error::Io { what: "finding a free port".into(), source })?;
+    Ok(listener.local_addr().map_err(|source| Error::Io { what: "finding a free port".into(), source })?.port())
+}
+
+fn create_dir(path: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(path).map_err(|source| Error::Io { what: format!("creating {}", path.display()), source })
+}
