@@ -75,14 +75,15 @@ import (
 )
 GO
 
+# Stamp the version the binaries report (`kubectl version`, discovery), as a release build does.
 version_pkg=k8s.io/component-base/version
-ldflags="-s -w -X ${version_pkg}.gitVersion=v${KUBERNETES_VERSION} -X ${version_pkg}.gitMajor=1 -X ${version_pkg}.gitMinor=${KUBERNETES_VERSION#1.}"
-ldflags="${ldflags%.*}"
-ldflags="$ldflags -X ${version_pkg}.gitTreeState=clean"
+minor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2)
+ldflags="-s -w -X ${version_pkg}.gitVersion=v${KUBERNETES_VERSION} -X ${version_pkg}.gitMajor=1"
+ldflags="$ldflags -X ${version_pkg}.gitMinor=${minor} -X ${version_pkg}.gitTreeState=clean"
 (
   cd "$work/wrapper"
   echo "control-plane: resolving modules for Kubernetes v${KUBERNETES_VERSION} and etcd v${ETCD_VERSION}" >&2
-  go mod tidy -e >/dev/null 2>&1 || true
+  go mod tidy >/dev/null
   echo "control-plane: building (minutes on a cold cache)" >&2
   go build -trimpath -ldflags "$ldflags" -o "$bin_dir.partial/" \
     ./cmd/etcd \

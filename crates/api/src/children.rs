@@ -30,7 +30,7 @@ pub struct FlatComponentSpec {
 
     /// Pod settings, fully resolved, including the operator's env vars, volumes and command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// ServiceAccount the pods run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]

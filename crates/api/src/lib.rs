@@ -6,7 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod children;
-pub mod crd_yaml;
+pub mod generated;
 pub mod image;
 pub mod scaling;
 mod schema;
@@ -34,7 +34,7 @@ pub const VERSION: &str = "v1alpha1";
 
 /// Every CustomResourceDefinition of the operator, parent first.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let crds = [
         Superset::crd(),
         SupersetWebServer::crd(),
         SupersetCeleryWorker::crd(),
@@ -43,5 +43,6 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         SupersetWebsocketServer::crd(),
         SupersetMcpServer::crd(),
         SupersetLifecycleTask::crd(),
-    ]
+    ];
+    crds.into_iter().map(schema::reflow_descriptions).collect()
 }

@@ -6,6 +6,7 @@
 //! nested descriptions, as `controller-gen crd:maxDescLen=0` does; the field's own doc comment
 //! still describes it in `kubectl explain`.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema};
 use serde_json::Value;
@@ -24,6 +25,31 @@ fn strip_descriptions(value: &mut Value) {
             map.values_mut().for_each(strip_descriptions);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+        _ => {}
+    }
+}
+
+/// Joins the lines of each description into paragraphs. Doc comments wrap at 100 columns;
+/// `kubectl explain` wraps again, and would otherwise show the source's line breaks.
+pub(crate) fn reflow_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut value = serde_json::to_value(crd).expect("a CRD serialises");
+    reflow(&mut value);
+    serde_json::from_value(value).expect("reflowing keeps a CRD valid")
+}
+
+fn reflow(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(text)) = map.get_mut("description") {
+                *text = text
+                    .split("\n\n")
+                    .map(|paragraph| paragraph.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
+            map.values_mut().for_each(reflow);
+        }
+        Value::Array(items) => items.iter_mut().for_each(reflow),
         _ => {}
     }
 }

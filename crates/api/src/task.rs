@@ -60,7 +60,7 @@ pub struct SupersetLifecycleTaskSpec {
     /// Pod settings, fully resolved, including the operator's env vars, volumes and init
     /// containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// ServiceAccount the task pods run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]

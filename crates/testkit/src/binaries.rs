@@ -28,13 +28,23 @@ pub fn bin_dir() -> Result<PathBuf, Error> {
         .arg(&script)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .map_err(|source| Error::Io { what: format!("running {}", script.display()), source })?;
+        .map_err(|source| Error::Io {
+            what: format!("running {}", script.display()),
+            source,
+        })?;
     if !output.status.success() {
-        return Err(Error::Build(format!("{} exited with {}", script.display(), output.status)));
+        return Err(Error::Build(format!(
+            "{} exited with {}",
+            script.display(),
+            output.status
+        )));
     }
     let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     match BINARIES.iter().find(|b| !dir.join(b).is_file()) {
-        Some(missing) => Err(Error::Build(format!("{missing} is missing from {}", dir.display()))),
+        Some(missing) => Err(Error::Build(format!(
+            "{missing} is missing from {}",
+            dir.display()
+        ))),
         None => Ok(dir),
     }
 }

@@ -69,40 +69,55 @@ impl ControlPlane {
             processes: Mutex::new(Vec::new()),
         };
         let etcd_url = |port: u16| format!("http://127.0.0.1:{port}");
-        plane.spawn("etcd", &[
-            "--name=default".into(),
-            format!("--data-dir={}", dir.join("etcd").display()),
-            format!("--listen-client-urls={}", etcd_url(etcd_client)),
-            format!("--advertise-client-urls={}", etcd_url(etcd_client)),
-            format!("--listen-peer-urls={}", etcd_url(etcd_peer)),
-            format!("--initial-advertise-peer-urls={}", etcd_url(etcd_peer)),
-            format!("--initial-cluster=default={}", etcd_url(etcd_peer)),
-            // Test data is disposable; fsync only slows every write down.
-            "--unsafe-no-fsync".into(),
-            "--log-level=warn".into(),
-        ])?;
-        plane.spawn("kube-apiserver", &[
-            format!("--etcd-servers={}", etcd_url(etcd_client)),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
-            format!("--secure-port={apiserver}"),
-            format!("--cert-dir={}", dir.join("pki").display()),
-            format!("--tls-cert-file={}", pki.server_cert.display()),
-            format!("--tls-private-key-file={}", pki.server_key.display()),
-            format!("--client-ca-file={}", pki.ca_cert.display()),
-            format!("--token-auth-file={}", pki.token_file.display()),
-            "--authorization-mode=RBAC".into(),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-            format!("--service-account-key-file={}", pki.service_account_public_key.display()),
-            format!("--service-account-signing-key-file={}", pki.service_account_key.display()),
-            "--service-cluster-ip-range=10.96.0.0/16".into(),
-            "--allow-privileged=true".into(),
-            "--enable-priority-and-fairness=false".into(),
-            "--profiling=false".into(),
-        ])?;
+        plane.spawn(
+            "etcd",
+            &[
+                "--name=default".into(),
+                format!("--data-dir={}", dir.join("etcd").display()),
+                format!("--listen-client-urls={}", etcd_url(etcd_client)),
+                format!("--advertise-client-urls={}", etcd_url(etcd_client)),
+                format!("--listen-peer-urls={}", etcd_url(etcd_peer)),
+                format!("--initial-advertise-peer-urls={}", etcd_url(etcd_peer)),
+                format!("--initial-cluster=default={}", etcd_url(etcd_peer)),
+                // Test data is disposable; fsync only slows every write down.
+                "--unsafe-no-fsync".into(),
+                "--log-level=warn".into(),
+            ],
+        )?;
+        plane.spawn(
+            "kube-apiserver",
+            &[
+                format!("--etcd-servers={}", etcd_url(etcd_client)),
+                "--bind-address=127.0.0.1".into(),
+                "--advertise-address=127.0.0.1".into(),
+                format!("--secure-port={apiserver}"),
+                format!("--cert-dir={}", dir.join("pki").display()),
+                format!("--tls-cert-file={}", pki.server_cert.display()),
+                format!("--tls-private-key-file={}", pki.server_key.display()),
+                format!("--client-ca-file={}", pki.ca_cert.display()),
+                format!("--token-auth-file={}", pki.token_file.display()),
+                "--authorization-mode=RBAC".into(),
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+                format!(
+                    "--service-account-key-file={}",
+                    pki.service_account_public_key.display()
+                ),
+                format!(
+                    "--service-account-signing-key-file={}",
+                    pki.service_account_key.display()
+                ),
+                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                "--allow-privileged=true".into(),
+                "--enable-priority-and-fairness=false".into(),
+                "--profiling=false".into(),
+            ],
+        )?;
         let client = plane.wait_until_ready().await?;
         install_crds(&client).await?;
-        eprintln!("testkit: api tier up in {:.1}s ({server})", started.elapsed().as_secs_f64());
+        eprintln!(
+            "testkit: api tier up in {:.1}s ({server})",
+            started.elapsed().as_secs_f64()
+        );
         Ok(plane)
     }
 
@@ -110,32 +125,46 @@ impl ControlPlane {
     pub async fn start_cluster_components(&self) -> Result<(), Error> {
         let started = Instant::now();
         let kubeconfig = format!("--kubeconfig={}", self.kubeconfig.display());
-        self.spawn("kube-controller-manager", &[
-            kubeconfig.clone(),
-            "--secure-port=0".into(),
-            "--leader-elect=false".into(),
-            "--use-service-account-credentials=false".into(),
-            format!("--service-account-private-key-file={}", self.service_account_key.display()),
-            format!("--root-ca-file={}", self.ca_cert.display()),
-        ])?;
-        self.spawn("kube-scheduler", &[
-            kubeconfig.clone(),
-            "--secure-port=0".into(),
-            "--leader-elect=false".into(),
-        ])?;
+        self.spawn(
+            "kube-controller-manager",
+            &[
+                kubeconfig.clone(),
+                "--secure-port=0".into(),
+                "--leader-elect=false".into(),
+                "--use-service-account-credentials=false".into(),
+                format!(
+                    "--service-account-private-key-file={}",
+                    self.service_account_key.display()
+                ),
+                format!("--root-ca-file={}", self.ca_cert.display()),
+            ],
+        )?;
+        self.spawn(
+            "kube-scheduler",
+            &[
+                kubeconfig.clone(),
+                "--secure-port=0".into(),
+                "--leader-elect=false".into(),
+            ],
+        )?;
         let stages = self.dir.join("kwok-stages.yaml");
-        std::fs::write(&stages, include_str!("kwok-stages.yaml"))
-            .map_err(|source| Error::Io { what: format!("writing {}", stages.display()), source })?;
-        self.spawn("kwok", &[
-            kubeconfig,
-            format!("--config={}", stages.display()),
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
-            format!("--server-address=127.0.0.1:{}", free_port()?),
-            "--cidr=10.244.0.0/16".into(),
-            // kwok renews a Lease per node, so the node lifecycle controller sees live nodes,
-            // lifts the not-ready taint and never evicts their pods.
-            "--node-lease-duration-seconds=40".into(),
-        ])?;
+        std::fs::write(&stages, include_str!("kwok-stages.yaml")).map_err(|source| Error::Io {
+            what: format!("writing {}", stages.display()),
+            source,
+        })?;
+        self.spawn(
+            "kwok",
+            &[
+                kubeconfig,
+                format!("--config={}", stages.display()),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                format!("--server-address=127.0.0.1:{}", free_port()?),
+                "--cidr=10.244.0.0/16".into(),
+                // kwok renews a Lease per node, so the node lifecycle controller sees live nodes,
+                // lifts the not-ready taint and never evicts their pods.
+                "--node-lease-duration-seconds=40".into(),
+            ],
+        )?;
         let client = self.client().await?;
         create_fake_nodes(&client).await?;
         self.wait_for(&client, "the default ServiceAccount", |c| async move {
@@ -143,7 +172,10 @@ impl ControlPlane {
             Ok(accounts.get_opt("default").await?.is_some())
         })
         .await?;
-        eprintln!("testkit: cluster tier up in {:.1}s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "testkit: cluster tier up in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
         Ok(())
     }
 
@@ -151,7 +183,8 @@ impl ControlPlane {
     /// runtime it was made in.
     pub async fn client(&self) -> Result<Client, Error> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        let config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         Ok(Client::try_from(config)?)
     }
 
@@ -189,7 +222,10 @@ impl ControlPlane {
 
     fn spawn(&self, name: &str, args: &[String]) -> Result<(), Error> {
         let process = Process::start(name, &self.bin.join(name), args, &self.dir.join("logs"))?;
-        self.processes.lock().expect("process list lock").push(process);
+        self.processes
+            .lock()
+            .expect("process list lock")
+            .push(process);
         Ok(())
     }
 
@@ -198,8 +234,14 @@ impl ControlPlane {
         loop {
             self.ensure_running()?;
             if let Ok(client) = self.client().await {
-                let readyz = http::Request::get("/readyz").body(Vec::new()).expect("static request");
-                if client.request_text(readyz).await.is_ok_and(|body| body.trim() == "ok") {
+                let readyz = http::Request::get("/readyz")
+                    .body(Vec::new())
+                    .expect("static request");
+                if client
+                    .request_text(readyz)
+                    .await
+                    .is_ok_and(|body| body.trim() == "ok")
+                {
                     return Ok(client);
                 }
             }
@@ -296,15 +338,29 @@ fn write_kubeconfig(path: &Path, server: &str, ca_pem: &str, token: &str) -> Res
         "current-context": "testkit",
     });
     let yaml = serde_yaml::to_string(&config)?;
-    std::fs::write(path, yaml).map_err(|source| Error::Io { what: format!("writing {}", path.display()), source })
+    std::fs::write(path, yaml).map_err(|source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })
 }
 
 fn free_port() -> Result<u16, Error> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|source| Error::Io { what: "finding a free port".into(), source })?;
-    Ok(listener.local_addr().map_err(|source| Error::Io { what: "finding a free port".into(), source })?.port())
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|source| Error::Io {
+        what: "finding a free port".into(),
+        source,
+    })?;
+    Ok(listener
+        .local_addr()
+        .map_err(|source| Error::Io {
+            what: "finding a free port".into(),
+            source,
+        })?
+        .port())
 }
 
 fn create_dir(path: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(path).map_err(|source| Error::Io { what: format!("creating {}", path.display()), source })
+    std::fs::create_dir_all(path).map_err(|source| Error::Io {
+        what: format!("creating {}", path.display()),
+        source,
+    })
 }

@@ -1,7 +1,7 @@
 //! The operator's test harness: a real Kubernetes control plane built from Go modules and
 //! started on loopback, shared by the tests of one test binary, one namespace per test.
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn stores_a_superset() {
 //!     let env = superset_operator_testkit::api().await;   // etcd + kube-apiserver + CRDs
@@ -94,7 +94,9 @@ pub fn shared(tier: Tier) -> Result<&'static ControlPlane, Error> {
         .map_err(|e| Error::Shared(e.clone()))?;
     if tier == Tier::Cluster {
         CLUSTER
-            .get_or_init(|| block_on_own_runtime(plane.start_cluster_components()).map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                block_on_own_runtime(plane.start_cluster_components()).map_err(|e| e.to_string())
+            })
             .clone()
             .map_err(Error::Shared)?;
     }
@@ -126,8 +128,14 @@ async fn env(tier: Tier) -> TestEnv {
         .expect("starting the control plane panicked")
         .unwrap_or_else(|e| panic!("starting the {tier:?} control plane: {e}"));
     let client = plane.client().await.expect("creating a client");
-    let namespace = create_namespace(&client, tier).await.expect("creating the test namespace");
-    TestEnv { client, namespace, plane }
+    let namespace = create_namespace(&client, tier)
+        .await
+        .expect("creating the test namespace");
+    TestEnv {
+        client,
+        namespace,
+        plane,
+    }
 }
 
 impl TestEnv {
@@ -164,7 +172,10 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let marker = self.plane.dir().join("KEEP");
-            let _ = std::fs::write(&marker, format!("test namespace {} failed\n", self.namespace));
+            let _ = std::fs::write(
+                &marker,
+                format!("test namespace {} failed\n", self.namespace),
+            );
             eprintln!(
                 "testkit: test in namespace {} failed; control-plane logs kept in {}",
                 self.namespace,
@@ -176,14 +187,24 @@ impl Drop for TestEnv {
 
 async fn create_namespace(client: &Client, tier: Tier) -> Result<String, Error> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let name = format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        "test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let namespace: Namespace = serde_json::from_value(json!({ "metadata": { "name": name } }))?;
-    namespaces.create(&PostParams::default(), &namespace).await?;
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await?;
     if tier == Tier::Cluster {
         // Pods are admitted only once the namespace's default ServiceAccount exists.
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
-        let exists = kube::runtime::wait::await_condition(accounts, "default", |sa: Option<&ServiceAccount>| sa.is_some());
+        let exists = kube::runtime::wait::await_condition(
+            accounts,
+            "default",
+            |sa: Option<&ServiceAccount>| sa.is_some(),
+        );
         tokio::time::timeout(std::time::Duration::from_secs(30), exists)
             .await
             .map_err(|_| Error::Timeout(format!("the default ServiceAccount of {name}")))?

@@ -36,18 +36,26 @@ impl Pki {
     /// Writes a fresh set into `dir`.
     pub fn create(dir: &Path) -> Result<Self, Error> {
         let ca_key = KeyPair::generate().map_err(rcgen_err("generating the CA key"))?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err("CA params"))?;
+        let mut ca_params =
+            CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err("CA params"))?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         ca_params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "superset-operator-testkit-ca");
-        let ca_cert = ca_params.self_signed(&ca_key).map_err(rcgen_err("signing the CA"))?;
+        let ca_cert = ca_params
+            .self_signed(&ca_key)
+            .map_err(rcgen_err("signing the CA"))?;
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().map_err(rcgen_err("generating the server key"))?;
-        let mut server_params = CertificateParams::new(vec!["localhost".to_owned(), "kubernetes".to_owned()])
-            .map_err(rcgen_err("server params"))?;
+        let mut server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "kubernetes".to_owned()])
+                .map_err(rcgen_err("server params"))?;
         server_params
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
@@ -72,15 +80,27 @@ impl Pki {
         write(&pki.ca_cert, &pki.ca_pem)?;
         write(&pki.server_cert, &server_cert.pem())?;
         write(&pki.server_key, &server_key.serialize_pem())?;
-        write(&pki.service_account_key, &service_account_key.serialize_pem())?;
-        write(&pki.service_account_public_key, &service_account_key.public_key_pem())?;
-        write(&pki.token_file, &format!("{},admin,admin,system:masters\n", pki.admin_token))?;
+        write(
+            &pki.service_account_key,
+            &service_account_key.serialize_pem(),
+        )?;
+        write(
+            &pki.service_account_public_key,
+            &service_account_key.public_key_pem(),
+        )?;
+        write(
+            &pki.token_file,
+            &format!("{},admin,admin,system:masters\n", pki.admin_token),
+        )?;
         Ok(pki)
     }
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), Error> {
-    std::fs::write(path, contents).map_err(|source| Error::Io { what: format!("writing {}", path.display()), source })
+    std::fs::write(path, contents).map_err(|source| Error::Io {
+        what: format!("writing {}", path.display()),
+        source,
+    })
 }
 
 /// 32 hex characters from the kernel's random source.

@@ -40,13 +40,24 @@ fn spawner() -> &'static Mutex<Sender<SpawnRequest>> {
 
 impl Process {
     /// Starts `program` with `args`, its output appended to `<log_dir>/<name>.log`.
-    pub fn start(name: &str, program: &Path, args: &[String], log_dir: &Path) -> Result<Self, Error> {
+    pub fn start(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log_dir: &Path,
+    ) -> Result<Self, Error> {
         let log = log_dir.join(format!("{name}.log"));
         let io_err = |what: String| move |source| Error::Io { what, source };
         let out = File::create(&log).map_err(io_err(format!("creating {}", log.display())))?;
-        let err = out.try_clone().map_err(io_err(format!("cloning {}", log.display())))?;
+        let err = out
+            .try_clone()
+            .map_err(io_err(format!("cloning {}", log.display())))?;
         let mut command = Command::new(program);
-        command.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
             command.pre_exec(|| {
@@ -66,7 +77,11 @@ impl Process {
             .recv()
             .expect("the spawner thread always replies")
             .map_err(io_err(format!("starting {}", program.display())))?;
-        Ok(Self { name: name.to_owned(), log, child })
+        Ok(Self {
+            name: name.to_owned(),
+            log,
+            child,
+        })
     }
 
     /// Fails with the end of the component's log if it has exited.
@@ -78,7 +93,10 @@ impl Process {
                 status: status.to_string(),
                 log_tail: self.log_tail(4000),
             }),
-            Err(source) => Err(Error::Io { what: format!("waiting for {}", self.name), source }),
+            Err(source) => Err(Error::Io {
+                what: format!("waiting for {}", self.name),
+                source,
+            }),
         }
     }
 

@@ -22,7 +22,7 @@ pub struct ScalableSpec {
 
     /// Pod settings, merged over `spec.podTemplate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// Replicas; overrides `spec.replicas`. Ignored while autoscaling is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,7 +111,7 @@ pub struct CeleryBeatComponentSpec {
 
     /// Pod settings, merged over `spec.podTemplate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// Image override for beat.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::core::v1::SecretKeySelector;
 use kube::KubeSchema;
-use schemars::JsonSchema;
 use kube::core::Duration;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::image::{ContainerImageSpec, ImageOverrideSpec};
@@ -43,7 +43,7 @@ pub struct LifecycleSpec {
 
     /// Pod settings of the migrate, rotate and init pods, merged over `spec.podTemplate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// What happens to finished task pods (each task may override it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -248,7 +248,7 @@ pub struct SeedTaskSpec {
 
     /// Pod settings of the seed pod (the top-level template does not apply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// Retention of finished seed pods; overrides `lifecycle.podRetention`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,7 +326,7 @@ pub struct MaintenancePageSpec {
 
     /// Pod settings of the page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 }
 
 fn default_maintenance_replicas() -> i32 {

@@ -118,7 +118,7 @@ pub struct SupersetSpec {
 
     /// Pod settings for every component and task pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_template: Option<PodTemplate>,
+    pub pod_template: Option<Box<PodTemplate>>,
 
     /// Replicas of each scalable component (1 when unset). Celery beat always runs one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,7 +205,7 @@ pub struct SupersetSpec {
 
     /// Lifecycle tasks. Migrate and init run even when this is absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lifecycle: Option<LifecycleSpec>,
+    pub lifecycle: Option<Box<LifecycleSpec>>,
 
     /// Ingress or Gateway API route.
     #[serde(default, skip_serializing_if = "Option::is_none")]

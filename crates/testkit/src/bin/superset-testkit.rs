@@ -37,8 +37,12 @@ async fn serve(dir: &std::path::Path) -> Result<(), superset_operator_testkit::E
         return Err(e);
     }
     let ready = dir.join("ready");
-    std::fs::write(&ready, format!("{}\n", std::process::id()))
-        .map_err(|source| superset_operator_testkit::Error::Io { what: format!("writing {}", ready.display()), source })?;
+    std::fs::write(&ready, format!("{}\n", std::process::id())).map_err(|source| {
+        superset_operator_testkit::Error::Io {
+            what: format!("writing {}", ready.display()),
+            source,
+        }
+    })?;
     let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
     tokio::select! {
         _ = terminate.recv() => {}

@@ -39,11 +39,21 @@ async fn deployment_rolls_out_and_is_garbage_collected() {
         },
     }))
     .unwrap();
-    deployments.create(&PostParams::default(), &deployment).await.unwrap();
+    deployments
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
 
-    let ready = wait(&deployments, "smoke", "2 ready replicas", |d: Option<&Deployment>| {
-        d.and_then(|d| d.status.as_ref()).and_then(|s| s.ready_replicas) == Some(2)
-    })
+    let ready = wait(
+        &deployments,
+        "smoke",
+        "2 ready replicas",
+        |d: Option<&Deployment>| {
+            d.and_then(|d| d.status.as_ref())
+                .and_then(|s| s.ready_replicas)
+                == Some(2)
+        },
+    )
     .await
     .unwrap();
     assert_eq!(ready.status.unwrap().available_replicas, Some(2));
@@ -55,10 +65,21 @@ async fn deployment_rolls_out_and_is_garbage_collected() {
     for pod in &running.items {
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.phase.as_deref(), Some("Running"));
-        assert!(pod.spec.as_ref().unwrap().node_name.as_deref().unwrap().starts_with("kwok-node-"));
+        assert!(
+            pod.spec
+                .as_ref()
+                .unwrap()
+                .node_name
+                .as_deref()
+                .unwrap()
+                .starts_with("kwok-node-")
+        );
     }
 
-    deployments.delete("smoke", &DeleteParams::background()).await.unwrap();
+    deployments
+        .delete("smoke", &DeleteParams::background())
+        .await
+        .unwrap();
     let replica_sets: Api<ReplicaSet> = env.api();
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     loop {
@@ -87,22 +108,44 @@ fn bare_pod(name: &str, outcome: &str) -> Pod {
 }
 
 fn phase(pod: Option<&Pod>) -> Option<&str> {
-    pod.and_then(|p| p.status.as_ref()).and_then(|s| s.phase.as_deref())
+    pod.and_then(|p| p.status.as_ref())
+        .and_then(|s| s.phase.as_deref())
 }
 
 #[tokio::test]
 async fn bare_pods_end_as_the_test_chooses() {
     let env = superset_operator_testkit::cluster().await;
     let pods: Api<Pod> = env.api();
-    for (name, outcome) in [("fails", "fail"), ("succeeds", "succeed"), ("stuck", "cannot-start")] {
-        pods.create(&PostParams::default(), &bare_pod(name, outcome)).await.unwrap();
+    for (name, outcome) in [
+        ("fails", "fail"),
+        ("succeeds", "succeed"),
+        ("stuck", "cannot-start"),
+    ] {
+        pods.create(&PostParams::default(), &bare_pod(name, outcome))
+            .await
+            .unwrap();
     }
 
-    let failed = wait(&pods, "fails", "the pod to fail", |p: Option<&Pod>| phase(p) == Some("Failed")).await.unwrap();
-    let terminated = failed.status.unwrap().container_statuses.unwrap()[0].state.clone().unwrap().terminated.unwrap();
+    let failed = wait(&pods, "fails", "the pod to fail", |p: Option<&Pod>| {
+        phase(p) == Some("Failed")
+    })
+    .await
+    .unwrap();
+    let terminated = failed.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
     assert_eq!(terminated.exit_code, 1);
 
-    wait(&pods, "succeeds", "the pod to succeed", |p: Option<&Pod>| phase(p) == Some("Succeeded")).await;
+    wait(
+        &pods,
+        "succeeds",
+        "the pod to succeed",
+        |p: Option<&Pod>| phase(p) == Some("Succeeded"),
+    )
+    .await;
 
     let stuck = wait(&pods, "stuck", "an image pull error", |p: Option<&Pod>| {
         p.and_then(|p| p.status.as_ref())
@@ -113,6 +156,11 @@ async fn bare_pods_end_as_the_test_chooses() {
     .unwrap();
     let status = stuck.status.unwrap();
     assert_eq!(status.phase.as_deref(), Some("Pending"));
-    let waiting = status.container_statuses.unwrap()[0].state.clone().unwrap().waiting.unwrap();
+    let waiting = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
     assert_eq!(waiting.reason.as_deref(), Some("ImagePullBackOff"));
 }

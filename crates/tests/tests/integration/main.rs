@@ -1,0 +1,6 @@
+//! Integration and end-to-end tests. One test binary, so that every test shares one control
+//! plane (started on first use by the testkit); each test gets a namespace of its own.
+
+mod api_crds;
+mod cel_rules;
+mod cluster_smoke;
