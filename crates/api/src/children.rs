@@ -104,6 +104,7 @@ macro_rules! component_kind {
             kind = $kind,
             namespaced,
             status = "ComponentChildStatus",
+            derive = "PartialEq",
             shortname = $short,
             category = "superset-all",
             printcolumn(name = "Ready", type_ = "string", json_path = ".status.ready"),

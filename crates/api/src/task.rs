@@ -34,6 +34,7 @@ pub enum TaskType {
     kind = "SupersetLifecycleTask",
     namespaced,
     status = "SupersetLifecycleTaskStatus",
+    derive = "PartialEq",
     shortname = "suptask",
     category = "superset-all",
     doc = "One lifecycle task of a Superset, resolved by the parent. The operator runs one attempt at a time until the task completes for the checksum in its spec.",

@@ -50,6 +50,7 @@ pub enum Environment {
     kind = "Superset",
     namespaced,
     status = "SupersetStatus",
+    derive = "PartialEq",
     shortname = "sup",
     category = "superset-all",
     doc = "A Superset instance. The operator resolves it into one child resource per component and per lifecycle task, runs the lifecycle tasks in order, and reports progress in status.",

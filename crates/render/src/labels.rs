@@ -1,0 +1,68 @@
+//! Labels and annotations the operator puts on what it creates. Users' labels never override
+//! them, and keys under `superset.apache.org/` are reserved.
+
+use std::collections::BTreeMap;
+
+use superset_operator_api::task::TaskType;
+
+use crate::component::{Component, TaskFacts};
+
+/// `app.kubernetes.io/name`, always `superset`.
+pub const NAME: &str = "app.kubernetes.io/name";
+/// `app.kubernetes.io/component`: the component's or task's suffix.
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+/// `app.kubernetes.io/instance`: the Superset's name.
+pub const INSTANCE: &str = "app.kubernetes.io/instance";
+/// `app.kubernetes.io/managed-by`, always `superset-operator`.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The Superset an object belongs to.
+pub const PARENT: &str = "superset.apache.org/parent";
+/// The lifecycle task a pod or resource belongs to.
+pub const TASK: &str = "superset.apache.org/task";
+/// Keys under this prefix belong to the operator.
+pub const RESERVED_PREFIX: &str = "superset.apache.org/";
+/// Pod annotation carrying the checksum of everything the pod reads at start.
+pub const CONFIG_CHECKSUM: &str = "superset.apache.org/config-checksum";
+
+/// The labels that select a component's pods (Deployment, Service, PDB selectors).
+pub fn selector(parent: &str, component: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (NAME.to_owned(), "superset".to_owned()),
+        (COMPONENT.to_owned(), component.suffix().to_owned()),
+        (INSTANCE.to_owned(), parent.to_owned()),
+    ])
+}
+
+/// Every label of a component's objects and pods.
+pub fn component(parent: &str, component: Component) -> BTreeMap<String, String> {
+    let mut labels = selector(parent, component);
+    labels.insert(MANAGED_BY.to_owned(), "superset-operator".to_owned());
+    labels.insert(PARENT.to_owned(), parent.to_owned());
+    labels
+}
+
+/// Every label of a lifecycle task's objects and pods.
+pub fn task(parent: &str, task: TaskType) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (NAME.to_owned(), "superset".to_owned()),
+        (COMPONENT.to_owned(), task.suffix().to_owned()),
+        (INSTANCE.to_owned(), parent.to_owned()),
+        (MANAGED_BY.to_owned(), "superset-operator".to_owned()),
+        (PARENT.to_owned(), parent.to_owned()),
+        (TASK.to_owned(), task.suffix().to_owned()),
+    ])
+}
+
+/// `user` labels without reserved keys, then `operator` labels over them.
+pub fn merge_user_and_operator(
+    user: &BTreeMap<String, String>,
+    operator: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut merged: BTreeMap<String, String> = user
+        .iter()
+        .filter(|(key, _)| !key.starts_with(RESERVED_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    merged.extend(operator.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged
+}

@@ -1,0 +1,22 @@
+//! The pure core of the operator: resolves a `Superset` into the child resources and
+//! ConfigMaps the operator creates, and renders `superset_config.py`.
+//!
+//! No I/O and no logging: everything here is a function of its arguments, so it can be tested
+//! exhaustively and previewed offline (`superset-operator render`).
+
+#![deny(missing_docs)]
+
+pub mod checksum;
+pub mod component;
+pub mod env;
+pub mod labels;
+pub mod lifecycle;
+pub mod merge;
+pub mod naming;
+pub mod python;
+pub mod resolve;
+mod shell;
+pub mod tuning;
+
+pub use component::Component;
+pub use resolve::{Child, Resolved, ResolvedComponent, ResolvedTask, resolve};

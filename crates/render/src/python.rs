@@ -1,0 +1,442 @@
+//! Rendering `superset_config.py`. Secrets never appear in the file: it reads them from the
+//! `SUPERSET_OPERATOR__*` environment variables at start-up. Every string that comes from the
+//! manifest is written as an escaped Python literal, so no value can break out of it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use superset_operator_api::superset::valkey::{CertRequired, ValkeyCacheSpec, ValkeySpec};
+
+use crate::env::vars;
+
+/// How the metastore URI is obtained.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetastoreMode {
+    /// No metastore configured: the user's own config must set the URI.
+    None,
+    /// The whole URI is in one variable.
+    Passthrough,
+    /// The URI is assembled from parts at start-up; `scheme` is e.g. `postgresql+psycopg2`.
+    Structured {
+        /// SQLAlchemy dialect and driver.
+        scheme: String,
+    },
+}
+
+/// `SQLALCHEMY_ENGINE_OPTIONS` of one process type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineOptions {
+    /// No pooling: each use opens and closes a connection.
+    NullPool,
+    /// A connection pool per process.
+    QueuePool {
+        /// Connections kept open.
+        pool_size: i32,
+        /// Connections above the pool size; -1 for unlimited.
+        max_overflow: i32,
+        /// Seconds before a connection is recycled; omitted when 0.
+        pool_recycle: i32,
+        /// Test connections before use.
+        pool_pre_ping: bool,
+        /// Seconds to wait for a connection; omitted when 0.
+        pool_timeout: i32,
+    },
+}
+
+/// Everything that goes into one component's or task's `superset_config.py`.
+#[derive(Clone, Debug)]
+pub struct PythonConfig<'a> {
+    /// How the metastore URI is obtained.
+    pub metastore: MetastoreMode,
+    /// Whether `PREVIOUS_SECRET_KEY` is configured.
+    pub previous_secret_key: bool,
+    /// The web server's port (web server only).
+    pub web_port: Option<i32>,
+    /// Engine options, unless the preset is `disabled`.
+    pub engine: Option<EngineOptions>,
+    /// `FEATURE_FLAGS`.
+    pub feature_flags: &'a BTreeMap<String, bool>,
+    /// Valkey, if configured.
+    pub valkey: Option<&'a ValkeySpec>,
+    /// `spec.config`.
+    pub base_config: Option<&'a str>,
+    /// The component's (or lifecycle's) own `config`.
+    pub component_config: Option<&'a str>,
+}
+
+/// A Valkey cache block, with its defaults.
+struct CacheBlock {
+    python_name: &'static str,
+    database: i32,
+    prefix: &'static str,
+    timeout: i32,
+}
+
+const CACHES: [(CacheBlock, fn(&ValkeySpec) -> Option<&ValkeyCacheSpec>); 6] = [
+    (
+        CacheBlock {
+            python_name: "CACHE_CONFIG",
+            database: 1,
+            prefix: "superset_",
+            timeout: 300,
+        },
+        |v| v.cache.as_ref(),
+    ),
+    (
+        CacheBlock {
+            python_name: "DATA_CACHE_CONFIG",
+            database: 2,
+            prefix: "superset_data_",
+            timeout: 86400,
+        },
+        |v| v.data_cache.as_ref(),
+    ),
+    (
+        CacheBlock {
+            python_name: "FILTER_STATE_CACHE_CONFIG",
+            database: 3,
+            prefix: "superset_filter_",
+            timeout: 3600,
+        },
+        |v| v.filter_state_cache.as_ref(),
+    ),
+    (
+        CacheBlock {
+            python_name: "EXPLORE_FORM_DATA_CACHE_CONFIG",
+            database: 4,
+            prefix: "superset_explore_",
+            timeout: 3600,
+        },
+        |v| v.explore_form_data_cache.as_ref(),
+    ),
+    (
+        CacheBlock {
+            python_name: "THUMBNAIL_CACHE_CONFIG",
+            database: 5,
+            prefix: "superset_thumbnail_",
+            timeout: 3600,
+        },
+        |v| v.thumbnail_cache.as_ref(),
+    ),
+    (
+        CacheBlock {
+            python_name: "DISTRIBUTED_COORDINATION_CONFIG",
+            database: 7,
+            prefix: "coordination_",
+            timeout: 300,
+        },
+        |v| v.distributed_coordination.as_ref(),
+    ),
+];
+const RESULTS_DATABASE: i32 = 6;
+const RESULTS_PREFIX: &str = "superset_results_";
+const CELERY_DATABASE: i32 = 0;
+
+/// Renders the file.
+pub fn render(config: &PythonConfig<'_>) -> String {
+    let valkey = config.valkey;
+    let results = valkey.filter(|v| {
+        !v.results_backend
+            .as_ref()
+            .is_some_and(|r| r.disabled == Some(true))
+    });
+    let structured = matches!(config.metastore, MetastoreMode::Structured { .. });
+
+    let mut out = String::from(
+        "# Rendered by the Superset operator from the Superset resource; edits here are overwritten.\n",
+    );
+    out.push_str("import os\n");
+    if structured || valkey.is_some() {
+        out.push_str("from urllib.parse import quote\n");
+    }
+    if results.is_some() {
+        out.push_str("from cachelib.redis import RedisCache as _CachelibRedis\n");
+    }
+    if config.engine == Some(EngineOptions::NullPool) {
+        out.push_str("from sqlalchemy.pool import NullPool\n");
+    }
+    let _ = write!(
+        out,
+        "\n_instance = os.environ.get(\"{instance}\", \"\")\n\n\n\
+         def _prefixed(prefix):\n    \
+         \"\"\"Cache keys of this instance, so that instances can share one Valkey.\"\"\"\n    \
+         return f\"{{_instance}}_{{prefix}}\" if _instance else prefix\n\n\n",
+        instance = vars::INSTANCE_NAME,
+    );
+
+    render_core(&mut out, config);
+    if let Some(engine) = &config.engine {
+        render_engine(&mut out, engine);
+    }
+    if !config.feature_flags.is_empty() {
+        out.push_str("FEATURE_FLAGS = {\n");
+        for (flag, enabled) in config.feature_flags {
+            let _ = writeln!(out, "    {}: {},", py_str(flag), py_bool(*enabled));
+        }
+        out.push_str("}\n\n");
+    }
+    if let Some(valkey) = valkey {
+        render_valkey(&mut out, valkey, results.is_some());
+    }
+    for (header, text) in [
+        ("Base config (spec.config)", config.base_config),
+        ("Component config", config.component_config),
+    ] {
+        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+            let _ = writeln!(out, "# {header}");
+            out.push_str(text);
+            if !text.ends_with('\n') {
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn env_required(name: &str) -> String {
+    format!("os.environ[\"{name}\"]")
+}
+
+fn render_core(out: &mut String, config: &PythonConfig<'_>) {
+    out.push_str("# Secrets and connections, from the operator's environment variables\n");
+    let _ = writeln!(out, "SECRET_KEY = {}", env_required(vars::SECRET_KEY));
+    if config.previous_secret_key {
+        let _ = writeln!(
+            out,
+            "PREVIOUS_SECRET_KEY = os.environ.get(\"{}\")",
+            vars::PREVIOUS_SECRET_KEY
+        );
+    }
+    match &config.metastore {
+        MetastoreMode::None => {}
+        MetastoreMode::Passthrough => {
+            let _ = writeln!(
+                out,
+                "SQLALCHEMY_DATABASE_URI = {}",
+                env_required(vars::DB_URI)
+            );
+        }
+        MetastoreMode::Structured { scheme } => {
+            let _ = writeln!(
+                out,
+                "_db_pass = os.environ.get(\"{}\", \"\")",
+                vars::DB_PASS
+            );
+            // A password-less user (IAM, trust auth) gets no `:` in the URI.
+            let _ = writeln!(
+                out,
+                "_db_cred = quote({}, safe=\"\") + (\":\" + quote(_db_pass, safe=\"\") if _db_pass else \"\")",
+                env_required(vars::DB_USER)
+            );
+            let _ = writeln!(
+                out,
+                "SQLALCHEMY_DATABASE_URI = {scheme} + \"://\" + _db_cred + \"@\" + {host} + \":\" + {port} + \"/\" + quote({name}, safe=\"\")",
+                scheme = py_str(scheme),
+                host = env_required(vars::DB_HOST),
+                port = env_required(vars::DB_PORT),
+                name = env_required(vars::DB_NAME),
+            );
+        }
+    }
+    if config.metastore != MetastoreMode::None {
+        out.push_str("SQLALCHEMY_EXAMPLES_URI = SQLALCHEMY_DATABASE_URI\n");
+    }
+    if let Some(port) = config.web_port {
+        let _ = writeln!(out, "SUPERSET_WEBSERVER_PORT = {port}");
+    }
+    out.push('\n');
+}
+
+fn render_engine(out: &mut String, engine: &EngineOptions) {
+    out.push_str("SQLALCHEMY_ENGINE_OPTIONS = {\n");
+    match engine {
+        EngineOptions::NullPool => out.push_str("    \"poolclass\": NullPool,\n"),
+        EngineOptions::QueuePool {
+            pool_size,
+            max_overflow,
+            pool_recycle,
+            pool_pre_ping,
+            pool_timeout,
+        } => {
+            let _ = writeln!(out, "    \"pool_size\": {pool_size},");
+            let _ = writeln!(out, "    \"max_overflow\": {max_overflow},");
+            if *pool_recycle > 0 {
+                let _ = writeln!(out, "    \"pool_recycle\": {pool_recycle},");
+            }
+            let _ = writeln!(out, "    \"pool_pre_ping\": {},", py_bool(*pool_pre_ping));
+            if *pool_timeout > 0 {
+                let _ = writeln!(out, "    \"pool_timeout\": {pool_timeout},");
+            }
+        }
+    }
+    out.push_str("}\n\n");
+}
+
+fn ssl_options(valkey: &ValkeySpec) -> Option<Vec<(&'static str, String)>> {
+    let ssl = valkey.ssl.as_ref()?;
+    let files = [
+        ("ssl_keyfile", &ssl.key_file),
+        ("ssl_certfile", &ssl.cert_file),
+        ("ssl_ca_certs", &ssl.ca_cert_file),
+    ];
+    if files.iter().all(|(_, path)| path.is_none()) {
+        return None;
+    }
+    let mode = match ssl.cert_required {
+        CertRequired::Required => "required",
+        CertRequired::Optional => "optional",
+        CertRequired::None => "none",
+    };
+    let mut options = vec![("ssl_cert_reqs", py_str(mode))];
+    options.extend(
+        files
+            .into_iter()
+            .filter_map(|(key, path)| path.as_deref().map(|p| (key, py_str(p)))),
+    );
+    Some(options)
+}
+
+fn render_valkey(out: &mut String, valkey: &ValkeySpec, results_backend: bool) {
+    out.push_str("# Valkey: caches, Celery and SQL Lab results\n");
+    let _ = writeln!(out, "_vk_host = {}", env_required(vars::VALKEY_HOST));
+    let _ = writeln!(out, "_vk_port = {}", env_required(vars::VALKEY_PORT));
+    let _ = writeln!(
+        out,
+        "_vk_user = os.environ.get(\"{}\", \"\")",
+        vars::VALKEY_USER
+    );
+    let _ = writeln!(
+        out,
+        "_vk_pass = os.environ.get(\"{}\", \"\")",
+        vars::VALKEY_PASS
+    );
+    let _ = writeln!(
+        out,
+        "_vk_scheme = {}",
+        py_str(if valkey.ssl.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        })
+    );
+    out.push_str(
+        "_vk_auth = (quote(_vk_user, safe=\"\") + \":\" + quote(_vk_pass, safe=\"\") + \"@\") if (_vk_user or _vk_pass) else \"\"\n",
+    );
+    out.push_str("_vk_base = _vk_scheme + \"://\" + _vk_auth + _vk_host + \":\" + _vk_port\n");
+    let ssl = ssl_options(valkey);
+    if let Some(options) = &ssl {
+        out.push_str("_vk_ssl_opts = {\n");
+        for (key, value) in options {
+            let _ = writeln!(out, "    \"{key}\": {value},");
+        }
+        out.push_str("}\n");
+    }
+    out.push('\n');
+
+    for (block, select) in CACHES {
+        let spec = select(valkey).cloned().unwrap_or_default();
+        if spec.disabled == Some(true) {
+            continue;
+        }
+        let _ = writeln!(out, "{} = {{", block.python_name);
+        out.push_str("    \"CACHE_TYPE\": \"RedisCache\",\n");
+        let _ = writeln!(
+            out,
+            "    \"CACHE_DEFAULT_TIMEOUT\": {},",
+            spec.default_timeout.unwrap_or(block.timeout)
+        );
+        let prefix = spec.key_prefix.as_deref().unwrap_or(block.prefix);
+        let _ = writeln!(
+            out,
+            "    \"CACHE_KEY_PREFIX\": _prefixed({}),",
+            py_str(prefix)
+        );
+        let _ = writeln!(
+            out,
+            "    \"CACHE_REDIS_URL\": _vk_base + \"/{}\",",
+            spec.database.unwrap_or(block.database)
+        );
+        if ssl.is_some() {
+            out.push_str("    \"CACHE_OPTIONS\": _vk_ssl_opts,\n");
+        }
+        out.push_str("}\n\n");
+    }
+
+    let celery_db = |spec: &Option<superset_operator_api::superset::valkey::ValkeyCelerySpec>| {
+        let spec = spec.clone().unwrap_or_default();
+        (spec.disabled != Some(true)).then(|| spec.database.unwrap_or(CELERY_DATABASE))
+    };
+    let broker = celery_db(&valkey.celery_broker);
+    let backend = celery_db(&valkey.celery_result_backend);
+    if broker.is_some() || backend.is_some() {
+        out.push_str("class CeleryConfig:\n");
+        if let Some(db) = broker {
+            let _ = writeln!(out, "    broker_url = _vk_base + \"/{db}\"");
+            if ssl.is_some() {
+                out.push_str("    broker_use_ssl = _vk_ssl_opts\n");
+            }
+        }
+        if let Some(db) = backend {
+            let _ = writeln!(out, "    result_backend = _vk_base + \"/{db}\"");
+            if ssl.is_some() {
+                out.push_str("    redis_backend_use_ssl = _vk_ssl_opts\n");
+            }
+        }
+        out.push_str("\n\nCELERY_CONFIG = CeleryConfig\n\n");
+    }
+
+    if results_backend {
+        let spec = valkey.results_backend.clone().unwrap_or_default();
+        out.push_str("RESULTS_BACKEND = _CachelibRedis(\n");
+        out.push_str("    host=_vk_host,\n    port=int(_vk_port),\n");
+        out.push_str("    username=_vk_user or None,\n    password=_vk_pass or None,\n");
+        let _ = writeln!(out, "    db={},", spec.database.unwrap_or(RESULTS_DATABASE));
+        let _ = writeln!(
+            out,
+            "    key_prefix=_prefixed({}),",
+            py_str(spec.key_prefix.as_deref().unwrap_or(RESULTS_PREFIX))
+        );
+        if valkey.ssl.is_some() {
+            out.push_str("    ssl=True,\n");
+        }
+        if ssl.is_some() {
+            out.push_str("    **_vk_ssl_opts,\n");
+        }
+        out.push_str(")\n\n");
+    }
+}
+
+/// A Python string literal that evaluates to exactly `text`, whatever it contains.
+pub fn py_str(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn py_bool(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
+}
