@@ -1,0 +1,349 @@
+//! Resolution: what each child receives, which checksums move when inputs change, and what
+//! users cannot override.
+
+mod common;
+
+use common::{child, config, dev, resolved};
+use superset_operator_api::task::TaskType;
+use superset_operator_render::labels;
+use superset_operator_render::{Component, Resolved};
+
+fn container(
+    resolved: &Resolved,
+    component: Component,
+) -> superset_operator_api::template::ContainerTemplate {
+    child(resolved, component)
+        .flat()
+        .pod_template
+        .as_ref()
+        .unwrap()
+        .container
+        .clone()
+        .unwrap()
+}
+
+fn checksum(resolved: &Resolved, component: Component) -> Option<String> {
+    child(resolved, component).flat().config_checksum.clone()
+}
+
+fn task_checksum(resolved: &Resolved, task: TaskType) -> String {
+    resolved
+        .tasks
+        .iter()
+        .find(|t| t.task_type == task)
+        .unwrap()
+        .task
+        .spec
+        .config_checksum
+        .clone()
+}
+
+/// The first example of the architecture guide: resources are a struct, replaced whole.
+#[test]
+fn component_resources_replace_top_level_resources_whole() {
+    let r = resolved(&dev(
+        "  podTemplate:\n    container:\n      resources:\n        limits:\n          cpu: \"2\"\n          memory: 4Gi\n\
+         \x20 celeryWorker:\n    podTemplate:\n      container:\n        resources:\n          limits:\n            cpu: \"8\"\n",
+    ));
+    let limits = container(&r, Component::CeleryWorker)
+        .resources
+        .unwrap()
+        .limits
+        .unwrap();
+    assert_eq!(limits.len(), 1, "memory is not inherited: {limits:?}");
+    assert_eq!(limits["cpu"].0, "8");
+}
+
+/// The second example: env vars are a named collection, merged by name.
+#[test]
+fn component_env_vars_merge_with_top_level_env_vars() {
+    let r = resolved(&dev(
+        "  podTemplate:\n    container:\n      env:\n      - {name: LOG_LEVEL, value: INFO}\n\
+         \x20 webServer:\n    podTemplate:\n      container:\n        env:\n        - {name: GUNICORN_WORKERS, value: \"4\"}\n",
+    ));
+    let env = container(&r, Component::WebServer).env;
+    let names: Vec<&str> = env.iter().map(|e| e.name.as_str()).collect();
+    assert!(
+        names.starts_with(&["LOG_LEVEL", "GUNICORN_WORKERS"]),
+        "{names:?}"
+    );
+    assert!(names.contains(&"SUPERSET_OPERATOR__SECRET_KEY"));
+}
+
+#[test]
+fn operator_env_vars_win_over_same_named_user_env_vars() {
+    let r = resolved(&dev(
+        "  webServer:\n    podTemplate:\n      container:\n        env:\n        - {name: SUPERSET_OPERATOR__SECRET_KEY, value: forged}\n",
+    ));
+    let env = container(&r, Component::WebServer).env;
+    let keys: Vec<_> = env
+        .iter()
+        .filter(|e| e.name == "SUPERSET_OPERATOR__SECRET_KEY")
+        .collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].value.as_deref(), Some("dev-secret-key"));
+}
+
+#[test]
+fn commands_are_never_inherited_from_the_top_level() {
+    let r = resolved(&dev(
+        "  podTemplate:\n    container:\n      command: [\"/bin/false\"]\n  webServer: {}\n  celeryWorker:\n    podTemplate:\n      container:\n        command: [\"my-worker\"]\n",
+    ));
+    assert_eq!(
+        container(&r, Component::WebServer).command,
+        ["/usr/bin/run-server.sh"]
+    );
+    assert_eq!(
+        container(&r, Component::CeleryWorker).command,
+        ["my-worker"]
+    );
+}
+
+#[test]
+fn reserved_labels_and_the_checksum_annotation_cannot_be_forged() {
+    let r = resolved(&dev(
+        "  podTemplate:\n    labels:\n      superset.apache.org/parent: someone-else\n      superset.apache.org/task: migrate\n      team: data\n\
+         \x20   annotations:\n      superset.apache.org/config-checksum: pinned\n  webServer: {}\n",
+    ));
+    let pod = child(&r, Component::WebServer)
+        .flat()
+        .pod_template
+        .clone()
+        .unwrap();
+    assert_eq!(pod.labels[labels::PARENT], "dev");
+    assert!(!pod.labels.contains_key(labels::TASK));
+    assert_eq!(pod.labels["team"], "data");
+    assert_eq!(
+        pod.annotations[labels::CONFIG_CHECKSUM],
+        checksum(&r, Component::WebServer).unwrap()
+    );
+}
+
+const ALL: &str = "  metastore:\n    uri: postgresql://superset:superset@postgres/superset\n  valkey:\n    host: valkey\n\
+                   \x20 webServer: {}\n  celeryWorker: {}\n  celeryBeat: {}\n  celeryFlower: {}\n  mcpServer: {}\n";
+
+#[test]
+fn a_component_config_change_moves_only_that_components_checksum() {
+    let before = resolved(&dev(ALL));
+    let after = resolved(&dev(&ALL.replace(
+        "  webServer: {}\n",
+        "  webServer:\n    config: \"ROW_LIMIT = 10\"\n",
+    )));
+    assert_ne!(
+        checksum(&before, Component::WebServer),
+        checksum(&after, Component::WebServer)
+    );
+    for component in [
+        Component::CeleryWorker,
+        Component::CeleryBeat,
+        Component::CeleryFlower,
+        Component::McpServer,
+    ] {
+        assert_eq!(
+            checksum(&before, component),
+            checksum(&after, component),
+            "{component:?} moved"
+        );
+    }
+}
+
+#[test]
+fn tuning_gunicorn_or_celery_rolls_only_that_component_and_reruns_no_task() {
+    let before = resolved(&dev(ALL));
+    let tuned = ALL
+        .replace(
+            "  webServer: {}\n",
+            "  webServer:\n    gunicorn:\n      workers: 6\n",
+        )
+        .replace(
+            "  celeryWorker: {}\n",
+            "  celeryWorker:\n    celery:\n      concurrency: 12\n",
+        );
+    let after = resolved(&dev(&tuned));
+    for component in [
+        Component::CeleryBeat,
+        Component::CeleryFlower,
+        Component::McpServer,
+    ] {
+        assert_eq!(
+            child(&before, component),
+            child(&after, component),
+            "{component:?} changed"
+        );
+    }
+    assert_ne!(
+        container(&before, Component::CeleryWorker).command,
+        container(&after, Component::CeleryWorker).command
+    );
+    assert_ne!(
+        container(&before, Component::WebServer).env,
+        container(&after, Component::WebServer).env
+    );
+    for task in [TaskType::Migrate, TaskType::Init] {
+        assert_eq!(
+            task_checksum(&before, task),
+            task_checksum(&after, task),
+            "{task:?} would re-run"
+        );
+    }
+}
+
+#[test]
+fn an_image_change_reruns_migrate_and_everything_after_it() {
+    let before = resolved(&dev(ALL));
+    let after = resolved(&dev(ALL).replace("tag: \"6.0.0\"", "tag: \"6.1.0\""));
+    assert_ne!(
+        task_checksum(&before, TaskType::Migrate),
+        task_checksum(&after, TaskType::Migrate)
+    );
+    assert_ne!(
+        task_checksum(&before, TaskType::Init),
+        task_checksum(&after, TaskType::Init)
+    );
+}
+
+#[test]
+fn a_trigger_reruns_its_task_and_the_ones_after_it_only() {
+    let with_rotate = format!("{ALL}  previousSecretKey: old\n  lifecycle:\n    rotate: {{}}\n");
+    let before = resolved(&dev(&with_rotate));
+    let after = resolved(&dev(
+        &with_rotate.replace("rotate: {}", "rotate:\n      trigger: again")
+    ));
+    assert_eq!(
+        task_checksum(&before, TaskType::Migrate),
+        task_checksum(&after, TaskType::Migrate)
+    );
+    assert_ne!(
+        task_checksum(&before, TaskType::Rotate),
+        task_checksum(&after, TaskType::Rotate)
+    );
+    assert_ne!(
+        task_checksum(&before, TaskType::Init),
+        task_checksum(&after, TaskType::Init)
+    );
+}
+
+#[test]
+fn tasks_follow_presence_and_disabled() {
+    let types = |r: &Resolved| r.tasks.iter().map(|t| t.task_type).collect::<Vec<_>>();
+    assert_eq!(
+        types(&resolved(&dev(""))),
+        [TaskType::Migrate, TaskType::Init]
+    );
+    assert_eq!(
+        types(&resolved(&dev("  lifecycle:\n    disabled: true\n"))),
+        []
+    );
+    assert_eq!(
+        types(&resolved(&dev(
+            "  lifecycle:\n    init:\n      disabled: true\n"
+        ))),
+        [TaskType::Migrate]
+    );
+    let seeded = dev(
+        "  metastore: {host: db, database: superset, username: superset, password: p}\n\
+         \x20 previousSecretKey: old\n  lifecycle:\n    seed:\n      source: {host: prod-db, database: superset, username: reader, password: r}\n    rotate: {}\n",
+    );
+    assert_eq!(
+        types(&resolved(&seeded)),
+        [
+            TaskType::Seed,
+            TaskType::Migrate,
+            TaskType::Rotate,
+            TaskType::Init
+        ]
+    );
+}
+
+#[test]
+fn beat_runs_one_replica_without_autoscaling() {
+    let r = resolved(&dev(
+        "  replicas: 3\n  autoscaling: {maxReplicas: 5}\n  podDisruptionBudget: {maxUnavailable: 1}\n  celeryBeat: {}\n  celeryWorker: {}\n",
+    ));
+    let beat = child(&r, Component::CeleryBeat).flat();
+    assert_eq!(
+        (
+            beat.replicas,
+            beat.autoscaling.is_some(),
+            beat.pod_disruption_budget.is_some()
+        ),
+        (1, false, false)
+    );
+    let worker = child(&r, Component::CeleryWorker).flat();
+    assert_eq!(
+        (
+            worker.replicas,
+            worker.autoscaling.is_some(),
+            worker.pod_disruption_budget.is_some()
+        ),
+        (3, true, true)
+    );
+}
+
+#[test]
+fn default_probes_follow_an_overridden_port_and_flowers_prefix() {
+    let r = resolved(&dev(
+        "  webServer:\n    podTemplate:\n      container:\n        ports: [{name: http, containerPort: 9000}]\n\
+         \x20 celeryFlower:\n    service: {gatewayPath: /ops/flower}\n",
+    ));
+    let web = container(&r, Component::WebServer);
+    let port = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref().unwrap().http_get.as_ref().unwrap().port.clone()
+    };
+    assert_eq!(
+        port(&web.readiness_probe),
+        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(9000)
+    );
+    assert!(config(&r, Component::WebServer).contains("SUPERSET_WEBSERVER_PORT = 9000"));
+    let flower = container(&r, Component::CeleryFlower);
+    assert_eq!(
+        flower
+            .liveness_probe
+            .unwrap()
+            .http_get
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/ops/flower/healthcheck")
+    );
+}
+
+#[test]
+fn bootstrap_script_is_sourced_before_the_command_and_can_be_turned_off() {
+    let r = resolved(&dev(
+        "  bootstrapScript: pip install psycopg2-binary\n  webServer: {}\n  celeryBeat:\n    bootstrapScript: \"\"\n",
+    ));
+    let web = container(&r, Component::WebServer).command;
+    assert_eq!(web[..2], ["/bin/sh", "-c"]);
+    assert!(web[2].contains("superset_bootstrap.sh"));
+    assert_eq!(web.last().unwrap(), "/usr/bin/run-server.sh");
+    assert!(!container(&r, Component::CeleryBeat).command[0].contains("sh"));
+}
+
+#[test]
+fn pods_meet_the_restricted_pod_security_standard_by_default() {
+    let r = resolved(&dev("  webServer: {}\n"));
+    let pod = child(&r, Component::WebServer)
+        .flat()
+        .pod_template
+        .clone()
+        .unwrap();
+    let pod_context = pod.pod_security_context.unwrap();
+    assert_eq!(pod_context.run_as_non_root, Some(true));
+    assert_eq!(pod_context.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    let container = pod.container.unwrap().security_context.unwrap();
+    assert_eq!(container.allow_privilege_escalation, Some(false));
+    assert_eq!(container.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    for task in &r.tasks {
+        let context = task
+            .task
+            .spec
+            .pod_template
+            .as_ref()
+            .unwrap()
+            .pod_security_context
+            .clone()
+            .unwrap();
+        assert_eq!(context.run_as_non_root, Some(true));
+    }
+}
