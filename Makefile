@@ -1,10 +1,11 @@
 # Entry points used by the README, CI and users.
 .PHONY: test control-plane generate cluster-up cluster-down fmt lint
 
-## Build the control plane if absent, then run every test (unit, integration, end to end).
+## Build the control plane and the Superset virtualenv if absent, then run every test
+## (unit, integration, end to end).
 test: control-plane
 	cargo fmt --all --check
-	cargo test --workspace --locked
+	SUPERSET_PYTHON="$$(hack/superset-python.sh)" cargo test --workspace --locked
 
 ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from
 ## Go modules (cached outside the repository; a second run builds nothing).

@@ -118,8 +118,9 @@ fn run_python(interpreter: &str, script: &Path, config: &str, env: &[(String, St
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
-        .env("SUPERSET_CONFIG_PATH", &file)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        // The pods' path is /app/pythonpath; here the file is wherever the test wrote it.
+        .env("SUPERSET_CONFIG_PATH", &file)
         .output()
         .unwrap_or_else(|e| panic!("running {interpreter}: {e}"));
     assert!(
