@@ -81,27 +81,15 @@ pub fn render(yaml: &str, namespace: &str) -> Result<String, PreviewError> {
         })?;
         for component in &resolved.components {
             if let Some(config_map) = &component.config_map {
-                push_document(
-                    &mut out,
-                    &serde_json::to_value(config_map).expect("ConfigMaps serialise"),
-                    "ConfigMap",
-                );
+                push_document(&mut out, config_map);
             }
-            push_document(&mut out, &component.child.to_value(), "");
+            push_document(&mut out, &component.child.to_value());
         }
         for task in &resolved.tasks {
             if let Some(config_map) = &task.config_map {
-                push_document(
-                    &mut out,
-                    &serde_json::to_value(config_map).expect("ConfigMaps serialise"),
-                    "ConfigMap",
-                );
+                push_document(&mut out, config_map);
             }
-            push_document(
-                &mut out,
-                &serde_json::to_value(&task.task).expect("tasks serialise"),
-                "",
-            );
+            push_document(&mut out, &task.task);
         }
     }
     Ok(out)
@@ -140,26 +128,15 @@ fn parse(document: usize, value: serde_yaml::Value) -> Result<Superset, PreviewE
         messages: errors
             .to_string()
             .lines()
-            .map(|l| format!("  - {l}"))
+            .filter(|line| !line.trim_end().ends_with("validation error(s):"))
+            .map(|line| format!("  {}", line.trim_start()))
             .collect::<Vec<_>>()
             .join("\n"),
     })?;
     Ok(superset)
 }
 
-fn push_document(out: &mut String, value: &serde_json::Value, kind_if_missing: &str) {
-    let mut value = value.clone();
-    if let Some(object) = value.as_object_mut() {
-        if !kind_if_missing.is_empty() {
-            object.entry("apiVersion").or_insert_with(|| "v1".into());
-            object
-                .entry("kind")
-                .or_insert_with(|| kind_if_missing.into());
-        }
-    }
-    let _ = write!(
-        out,
-        "---\n{}",
-        serde_yaml::to_string(&value).expect("JSON values serialise to YAML")
-    );
+fn push_document(out: &mut String, value: &impl serde::Serialize) {
+    let yaml = serde_yaml::to_string(value).expect("objects serialise to YAML");
+    let _ = write!(out, "---\n{yaml}");
 }

@@ -72,7 +72,10 @@ struct CacheBlock {
     timeout: i32,
 }
 
-const CACHES: [(CacheBlock, fn(&ValkeySpec) -> Option<&ValkeyCacheSpec>); 6] = [
+/// Picks one cache's settings out of the Valkey spec.
+type CacheSelector = fn(&ValkeySpec) -> Option<&ValkeyCacheSpec>;
+
+const CACHES: [(CacheBlock, CacheSelector); 6] = [
     (
         CacheBlock {
             python_name: "CACHE_CONFIG",
@@ -136,9 +139,9 @@ const CELERY_DATABASE: i32 = 0;
 pub fn render(config: &PythonConfig<'_>) -> String {
     let valkey = config.valkey;
     let results = valkey.filter(|v| {
-        !v.results_backend
+        v.results_backend
             .as_ref()
-            .is_some_and(|r| r.disabled == Some(true))
+            .is_none_or(|r| r.disabled != Some(true))
     });
     let structured = matches!(config.metastore, MetastoreMode::Structured { .. });
 

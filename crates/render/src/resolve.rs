@@ -502,15 +502,15 @@ fn resolve_component(
         .first()
         .map(|p| p.container_port)
         .or(default_port.map(|p| p.port));
-    if user_container.ports.is_empty() {
-        if let Some(default) = default_port {
-            pod.container.get_or_insert_with(Default::default).ports = vec![ContainerPort {
-                name: Some(default.name.into()),
-                container_port: default.port,
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }];
-        }
+    if user_container.ports.is_empty()
+        && let Some(default) = default_port
+    {
+        pod.container.get_or_insert_with(Default::default).ports = vec![ContainerPort {
+            name: Some(default.name.into()),
+            container_port: default.port,
+            protocol: Some("TCP".into()),
+            ..Default::default()
+        }];
     }
     let flower_prefix = view
         .service
@@ -826,16 +826,16 @@ fn resolve_tasks(
                 data.insert(BOOTSTRAP_FILE.to_owned(), script.to_owned());
             }
             env.extend(env::superset(spec, parent));
-            if task_type == TaskType::Init {
-                if let Some(admin) = lifecycle.init.as_ref().and_then(|i| i.admin_user.as_ref()) {
-                    env.extend([
-                        env::plain(vars::ADMIN_USERNAME, admin.username.clone()),
-                        env::plain(vars::ADMIN_PASSWORD, admin.password.clone()),
-                        env::plain(vars::ADMIN_FIRST_NAME, admin.first_name.clone()),
-                        env::plain(vars::ADMIN_LAST_NAME, admin.last_name.clone()),
-                        env::plain(vars::ADMIN_EMAIL, admin.email.clone()),
-                    ]);
-                }
+            if task_type == TaskType::Init
+                && let Some(admin) = lifecycle.init.as_ref().and_then(|i| i.admin_user.as_ref())
+            {
+                env.extend([
+                    env::plain(vars::ADMIN_USERNAME, admin.username.clone()),
+                    env::plain(vars::ADMIN_PASSWORD, admin.password.clone()),
+                    env::plain(vars::ADMIN_FIRST_NAME, admin.first_name.clone()),
+                    env::plain(vars::ADMIN_LAST_NAME, admin.last_name.clone()),
+                    env::plain(vars::ADMIN_EMAIL, admin.email.clone()),
+                ]);
             }
             let (volume, mount) = config_volume(&config_map_name);
             volumes.push(volume);
@@ -918,7 +918,7 @@ fn resolve_tasks(
                 pod_template: Some(Box::new(pod)),
                 service_account_name: Some(service_account(spec, parent)),
                 config_checksum: chain,
-                timeout: settings.timeout.clone(),
+                timeout: settings.timeout,
                 max_retries: settings.max_retries,
                 pod_retention: retention,
             },

@@ -43,8 +43,11 @@ fn environment(env: &[EnvVar]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// What ran it, the rendered config, and the environment its pods get.
+type Rendered = Vec<(String, String, Vec<(String, String)>)>;
+
 /// Every rendered config with the environment its pods get.
-fn rendered(resolved: &Resolved) -> Vec<(String, String, Vec<(String, String)>)> {
+fn rendered(resolved: &Resolved) -> Rendered {
     let mut out = Vec::new();
     for component in &resolved.components {
         let Some(config) = component
