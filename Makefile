@@ -5,6 +5,7 @@
 ## (unit, integration, end to end).
 test: control-plane
 	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
 	SUPERSET_PYTHON="$$(hack/superset-python.sh)" cargo test --workspace --locked
 
 ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from
