@@ -19,4 +19,6 @@ mod shell;
 pub mod tuning;
 
 pub use component::Component;
-pub use resolve::{Child, Resolved, ResolvedComponent, ResolvedTask, resolve};
+pub use resolve::{
+    Child, ResolveOptions, Resolved, ResolvedComponent, ResolvedTask, resolve, resolve_with,
+};

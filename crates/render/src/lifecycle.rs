@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use superset_operator_api::SupersetSpec;
-use superset_operator_api::superset::lifecycle::{SeedTaskSpec, TaskSpec};
+use superset_operator_api::superset::lifecycle::{SeedSourceSpec, SeedTaskSpec, TaskSpec};
 use superset_operator_api::superset::metastore::DatabaseType;
 use superset_operator_api::task::TaskType;
 
@@ -122,7 +122,8 @@ fn init_script(spec: &SupersetSpec) -> String {
 /// are shell-quoted.
 fn seed_script(seed: &SeedTaskSpec) -> String {
     let source = &seed.source;
-    let mut lines = vec!["set -eu".to_owned()];
+    // pipefail: a failed dump must fail the task, not leave an empty metastore behind.
+    let mut lines = vec!["set -eu".to_owned(), "set -o pipefail".to_owned()];
     match source.type_ {
         DatabaseType::PostgreSQL => {
             let target = format!(
@@ -237,17 +238,23 @@ struct Link<'a, E: Serialize> {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum ChainInputs<'a> {
-    /// Seed: the source, what to exclude, the SQL to run after, the client image and the
-    /// Superset image it seeds for, and the cron tick it runs for.
+    /// Seed: what is copied and how (not pod settings such as timeouts), the client image,
+    /// the Superset image it seeds for, and the cron tick it runs for.
     Seed {
-        /// The seed settings.
-        seed: &'a SeedTaskSpec,
+        /// The source database.
+        source: &'a SeedSourceSpec,
+        /// Tables not copied.
+        exclude_tables: &'a [String],
+        /// Tables copied without rows.
+        exclude_table_data: &'a [String],
+        /// SQL run after the copy.
+        post_seed_sql: &'a [String],
         /// `repository:tag` of the seed image.
         image: String,
         /// `repository:tag` of the Superset image.
         superset_image: String,
         /// The cron tick this run belongs to (RFC 3339), if scheduled.
-        tick: Option<String>,
+        tick: Option<&'a str>,
     },
     /// Migrate: the image (an upgrade re-runs it), the bootstrap script, database creation.
     Migrate {

@@ -279,21 +279,20 @@ fn render_engine(out: &mut String, engine: &EngineOptions) {
     out.push_str("}\n\n");
 }
 
+/// TLS options for redis-py and Celery, whenever TLS is on: Celery's Redis result backend
+/// refuses a `rediss://` URL without `ssl_cert_reqs`.
 fn ssl_options(valkey: &ValkeySpec) -> Option<Vec<(&'static str, String)>> {
     let ssl = valkey.ssl.as_ref()?;
-    let files = [
-        ("ssl_keyfile", &ssl.key_file),
-        ("ssl_certfile", &ssl.cert_file),
-        ("ssl_ca_certs", &ssl.ca_cert_file),
-    ];
-    if files.iter().all(|(_, path)| path.is_none()) {
-        return None;
-    }
     let mode = match ssl.cert_required {
         CertRequired::Required => "required",
         CertRequired::Optional => "optional",
         CertRequired::None => "none",
     };
+    let files = [
+        ("ssl_keyfile", &ssl.key_file),
+        ("ssl_certfile", &ssl.cert_file),
+        ("ssl_ca_certs", &ssl.ca_cert_file),
+    ];
     let mut options = vec![("ssl_cert_reqs", py_str(mode))];
     options.extend(
         files

@@ -454,8 +454,23 @@ fn config_volume(config_map_name: &str) -> (Volume, VolumeMount) {
     )
 }
 
+/// What resolution needs besides the Superset, from the world outside it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolveOptions {
+    /// The cron tick (RFC 3339) a scheduled seed belongs to; a new tick re-runs the seed.
+    pub seed_tick: Option<String>,
+}
+
 /// Resolves every enabled component and lifecycle task of `superset`.
 pub fn resolve(superset: &Superset) -> Result<Resolved, ResolveError> {
+    resolve_with(superset, &ResolveOptions::default())
+}
+
+/// [`resolve`], with inputs from outside the Superset.
+pub fn resolve_with(
+    superset: &Superset,
+    options: &ResolveOptions,
+) -> Result<Resolved, ResolveError> {
     let name = superset
         .metadata
         .name
@@ -474,7 +489,7 @@ pub fn resolve(superset: &Superset) -> Result<Resolved, ResolveError> {
         .uid
         .clone()
         .unwrap_or_else(|| name.clone());
-    let tasks = resolve_tasks(spec, &name, &namespace, &incoming);
+    let tasks = resolve_tasks(spec, &name, &namespace, &incoming, options);
     Ok(Resolved { components, tasks })
 }
 
@@ -762,6 +777,7 @@ fn resolve_tasks(
     parent: &str,
     namespace: &Option<String>,
     parent_uid: &str,
+    options: &ResolveOptions,
 ) -> Vec<ResolvedTask> {
     let lifecycle = spec.lifecycle.as_deref().cloned().unwrap_or_default();
     let superset_image = image(&spec.image, lifecycle.image.as_ref());
@@ -778,7 +794,7 @@ fn resolve_tasks(
             let seed = lifecycle.seed.as_ref().expect("seed is enabled");
             let (repository, tag) = match seed.source.type_ {
                 DatabaseType::PostgreSQL => ("postgres", "17-alpine"),
-                DatabaseType::MySQL => ("mysql", "8-alpine"),
+                DatabaseType::MySQL => ("mysql", "8.4"),
             };
             let source = &seed.source;
             env.extend(
@@ -801,7 +817,8 @@ fn resolve_tasks(
             } else if let Some(secret) = &source.password_from {
                 env.push(env::from_secret(vars::SEED_SRC_PASS, secret));
             }
-            let pod = merge::pod_template(None, seed.pod_template.as_deref());
+            let pod =
+                merge::pod_template(spec.pod_template.as_deref(), seed.pod_template.as_deref());
             (
                 container_image(seed.image.as_ref(), repository, tag),
                 pod,
@@ -857,8 +874,8 @@ fn resolve_tasks(
                 .as_ref()
                 .is_some_and(|m| m.create_database == Some(true))
         {
-            pod.init_containers
-                .push(create_database_container(spec, &env));
+            let init = create_database_container(spec, &env, pod.container.as_ref());
+            pod.init_containers = merge::by_key(&pod.init_containers, &[init], |c| c.name.clone());
         }
         inject(
             &mut pod,
@@ -873,12 +890,18 @@ fn resolve_tasks(
         pod.container.get_or_insert_with(Default::default).command = Vec::new();
 
         let inputs = match task_type {
-            TaskType::Seed => ChainInputs::Seed {
-                seed: lifecycle.seed.as_ref().expect("seed is enabled"),
-                image: image_ref(&task_image),
-                superset_image: image_ref(&superset_image),
-                tick: None,
-            },
+            TaskType::Seed => {
+                let seed = lifecycle.seed.as_ref().expect("seed is enabled");
+                ChainInputs::Seed {
+                    source: &seed.source,
+                    exclude_tables: &seed.exclude_tables,
+                    exclude_table_data: &seed.exclude_table_data,
+                    post_seed_sql: &seed.post_seed_sql,
+                    image: image_ref(&task_image),
+                    superset_image: image_ref(&superset_image),
+                    tick: options.seed_tick.as_deref(),
+                }
+            }
             TaskType::Migrate => ChainInputs::Migrate {
                 image: image_ref(&task_image),
                 bootstrap: script,
@@ -896,10 +919,17 @@ fn resolve_tasks(
                     &spec.previous_secret_key_from,
                 )),
             },
-            TaskType::Init => ChainInputs::Init {
-                image: image_ref(&task_image),
-                config: checksum::of_json(&(&data, &env)),
-            },
+            TaskType::Init => {
+                // forceReload restarts pods; it is no reason to run init again.
+                let read_by_init: Vec<&EnvVar> = env
+                    .iter()
+                    .filter(|e| e.name != vars::FORCE_RELOAD)
+                    .collect();
+                ChainInputs::Init {
+                    image: image_ref(&task_image),
+                    config: checksum::of_json(&(&data, read_by_init)),
+                }
+            }
         };
         let chain = lifecycle::chain_checksum(&incoming, task_type, &command, &settings, inputs);
         incoming = chain.clone();
@@ -942,23 +972,27 @@ fn resolve_tasks(
 }
 
 /// An init container that creates the metastore database when it is missing. The name and the
-/// credentials come from the task's environment, so no value is spliced into the script.
+/// credentials come from the task's environment, so no value is spliced into the script. It
+/// takes the task container's resources and security context, so quotas and policies that
+/// admit the task admit it too.
 fn create_database_container(
     spec: &SupersetSpec,
     env: &[EnvVar],
+    task_container: Option<&superset_operator_api::template::ContainerTemplate>,
 ) -> k8s_openapi::api::core::v1::Container {
     let metastore = spec
         .metastore
         .as_ref()
         .expect("createDatabase needs a metastore");
-    let (image, script) = match metastore.type_ {
+    let (image, image_user, script) = match metastore.type_ {
         DatabaseType::PostgreSQL => (
             "postgres:17-alpine",
+            70,
             format!(
                 "set -eu\nexport PGPASSWORD=\"${{{pass}:-}}\"\n\
-                 conn=\"-h ${host} -p ${port} -U ${user}\"\n\
-                 if echo \"SELECT 1 FROM pg_database WHERE datname = :'name'\" | psql $conn -d postgres -tA -v name=\"${db}\" | grep -q 1; then\n  \
-                 echo \"database exists\"\nelse\n  createdb $conn \"${db}\"\nfi",
+                 set -- -h \"${host}\" -p \"${port}\" -U \"${user}\"\n\
+                 if echo \"SELECT 1 FROM pg_database WHERE datname = :'name'\" | psql \"$@\" -d postgres -tA -v name=\"${db}\" | grep -q 1; then\n  \
+                 echo \"database exists\"\nelse\n  createdb \"$@\" \"${db}\"\nfi",
                 pass = vars::DB_PASS,
                 host = vars::DB_HOST,
                 port = vars::DB_PORT,
@@ -967,7 +1001,8 @@ fn create_database_container(
             ),
         ),
         DatabaseType::MySQL => (
-            "mysql:8-alpine",
+            "mysql:8.4",
+            999,
             format!(
                 "set -eu\ndb=$(printf '%s' \"${db}\" | sed 's/`/``/g')\n\
                  MYSQL_PWD=\"${{{pass}:-}}\" mysql -h \"${host}\" -P \"${port}\" -u \"${user}\" -e \"CREATE DATABASE IF NOT EXISTS \\`$db\\`\"",
@@ -979,6 +1014,13 @@ fn create_database_container(
             ),
         ),
     };
+    let security_context = task_container
+        .and_then(|c| c.security_context.clone())
+        .unwrap_or_else(|| SecurityContext {
+            // The database image's own unprivileged user: postgres (70) or mysql (999).
+            run_as_user: Some(image_user),
+            ..restricted_container_context()
+        });
     k8s_openapi::api::core::v1::Container {
         name: "create-database".into(),
         image: Some(image.into()),
@@ -989,15 +1031,8 @@ fn create_database_container(
                 .cloned()
                 .collect(),
         ),
-        security_context: Some(SecurityContext {
-            // The database images' own unprivileged users: postgres (70) and mysql (999).
-            run_as_user: Some(if metastore.type_ == DatabaseType::PostgreSQL {
-                70
-            } else {
-                999
-            }),
-            ..restricted_container_context()
-        }),
+        resources: task_container.and_then(|c| c.resources.clone()),
+        security_context: Some(security_context),
         ..Default::default()
     }
 }

@@ -358,3 +358,21 @@ fn no_component_left_unchecked() {
         assert_eq!(settings["SECRET_KEY"], "dev-secret-key")
     });
 }
+
+#[test]
+fn valkey_tls_without_certificate_files_still_sets_verification() {
+    let yaml =
+        format!("{PRODUCTION}  valkey:\n    host: valkey\n    ssl: {{}}\n  celeryWorker: {{}}\n");
+    check(&yaml, |what, settings| {
+        assert_eq!(
+            settings["CELERY_CONFIG"]["redis_backend_use_ssl"]["ssl_cert_reqs"], "required",
+            "{what}"
+        );
+        assert!(
+            settings["CACHE_CONFIG"]["CACHE_REDIS_URL"]
+                .as_str()
+                .unwrap()
+                .starts_with("rediss://")
+        );
+    });
+}

@@ -347,3 +347,119 @@ fn pods_meet_the_restricted_pod_security_standard_by_default() {
         assert_eq!(context.run_as_non_root, Some(true));
     }
 }
+
+const SEEDED: &str = "  metastore: {host: db, database: superset, username: superset, password: p}\n  lifecycle:\n    seed:\n      source: {host: prod-db, database: superset, username: reader, password: r}\n";
+
+#[test]
+fn seed_reruns_for_its_data_inputs_and_cron_tick_but_not_for_pod_settings() {
+    let before = resolved(&dev(SEEDED));
+    let tuned = resolved(&dev(&SEEDED.replace("      source:", "      timeout: 30m\n      maxRetries: 5\n      podTemplate: {labels: {team: data}}\n      source:")));
+    assert_eq!(
+        task_checksum(&before, TaskType::Seed),
+        task_checksum(&tuned, TaskType::Seed)
+    );
+    let excluded = resolved(&dev(&SEEDED.replace(
+        "      source:",
+        "      excludeTables: [logs]\n      source:",
+    )));
+    assert_ne!(
+        task_checksum(&before, TaskType::Seed),
+        task_checksum(&excluded, TaskType::Seed)
+    );
+    let options = superset_operator_render::ResolveOptions {
+        seed_tick: Some("2026-11-22T03:00:00Z".into()),
+    };
+    let ticked =
+        superset_operator_render::resolve_with(&common::superset(&dev(SEEDED)), &options).unwrap();
+    assert_ne!(
+        task_checksum(&before, TaskType::Seed),
+        task_checksum(&ticked, TaskType::Seed)
+    );
+    assert_ne!(
+        task_checksum(&before, TaskType::Init),
+        task_checksum(&ticked, TaskType::Init),
+        "a re-seed cascades"
+    );
+}
+
+#[test]
+fn seed_script_fails_when_the_dump_fails() {
+    let r = resolved(&dev(SEEDED));
+    let seed = &r
+        .tasks
+        .iter()
+        .find(|t| t.task_type == TaskType::Seed)
+        .unwrap()
+        .task
+        .spec;
+    assert!(
+        seed.command[2].starts_with("set -eu\nset -o pipefail\n"),
+        "{}",
+        seed.command[2]
+    );
+    assert_eq!(seed.image.repository, "postgres");
+}
+
+#[test]
+fn force_reload_restarts_pods_without_rerunning_init() {
+    let before = resolved(&dev(ALL));
+    let after = resolved(&dev(&format!("{ALL}  forceReload: \"2\"\n")));
+    assert_eq!(
+        task_checksum(&before, TaskType::Init),
+        task_checksum(&after, TaskType::Init)
+    );
+    assert_ne!(
+        container(&before, Component::WebServer).env,
+        container(&after, Component::WebServer).env
+    );
+}
+
+#[test]
+fn create_database_runs_before_migrate_with_the_tasks_resources() {
+    let r = resolved(&dev(
+        "  metastore: {host: db, database: superset, username: superset, passwordFrom: {name: db, key: password}, createDatabase: true}\n\
+         \x20 lifecycle:\n    podTemplate:\n      initContainers: [{name: create-database, image: mine}]\n      container:\n        resources: {limits: {cpu: 500m}}\n",
+    ));
+    let migrate = &r
+        .tasks
+        .iter()
+        .find(|t| t.task_type == TaskType::Migrate)
+        .unwrap()
+        .task
+        .spec;
+    let init = &migrate.pod_template.as_ref().unwrap().init_containers;
+    assert_eq!(
+        init.len(),
+        1,
+        "one create-database container, the operator's"
+    );
+    assert_eq!(init[0].image.as_deref(), Some("postgres:17-alpine"));
+    assert_eq!(
+        init[0].resources.as_ref().unwrap().limits.as_ref().unwrap()["cpu"].0,
+        "500m"
+    );
+    assert!(
+        init[0]
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "SUPERSET_OPERATOR__DB_PASS" && e.value.is_none())
+    );
+    let init_task = &r
+        .tasks
+        .iter()
+        .find(|t| t.task_type == TaskType::Init)
+        .unwrap()
+        .task
+        .spec;
+    assert!(
+        init_task
+            .pod_template
+            .as_ref()
+            .unwrap()
+            .init_containers
+            .iter()
+            .all(|c| c.name != "create-database" || c.image.as_deref() == Some("mine"))
+    );
+}

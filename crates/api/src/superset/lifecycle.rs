@@ -242,11 +242,11 @@ pub struct SeedTaskSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "postSeedSQL")]
     pub post_seed_sql: Vec<String>,
 
-    /// Database client image (`postgres:17-alpine` or `mysql:8-alpine` by source type).
+    /// Database client image (`postgres:17-alpine` or `mysql:8.4` by source type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ContainerImageSpec>,
 
-    /// Pod settings of the seed pod (the top-level template does not apply).
+    /// Pod settings of the seed pod, merged over `spec.podTemplate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_template: Option<Box<PodTemplate>>,
 

@@ -97,7 +97,7 @@ pub enum CertRequired {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValkeySslSpec {
-    /// Certificate verification mode; emitted only when a file path is set.
+    /// How the server's certificate is verified.
     #[serde(default)]
     pub cert_required: CertRequired,
 

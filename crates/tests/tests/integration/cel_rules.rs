@@ -237,6 +237,15 @@ fn superset_cases() -> Vec<Case> {
             dev(json!({ "metastore": structured, "lifecycle": { "seed": seed } })),
         ),
         spec_case(
+            "spec.lifecycle.seed.source.type must match spec.metastore.type",
+            dev(
+                json!({ "metastore": structured, "lifecycle": { "seed": merge(&seed, &json!({ "source": { "type": "MySQL" } })) } }),
+            ),
+            dev(
+                json!({ "metastore": merge(&structured, &json!({ "type": "MySQL" })), "lifecycle": { "seed": merge(&seed, &json!({ "source": { "type": "MySQL" } })) } }),
+            ),
+        ),
+        spec_case(
             "spec.previousSecretKey (inline) is allowed only in Development",
             prod(json!({ "previousSecretKey": "old" })),
             prod(json!({ "previousSecretKeyFrom": secret })),
