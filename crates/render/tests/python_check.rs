@@ -169,6 +169,7 @@ fn check(yaml: &str, check: impl Fn(&str, &Value)) -> usize {
         }
     }
     assert!(executed > 0);
+    eprintln!("python: executed {executed} rendered configs");
     executed
 }
 
