@@ -17,6 +17,7 @@ pub mod python;
 pub mod resolve;
 mod shell;
 pub mod tuning;
+pub mod workload;
 
 pub use component::Component;
 pub use resolve::{

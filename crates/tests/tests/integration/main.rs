@@ -4,3 +4,4 @@
 mod api_crds;
 mod cel_rules;
 mod cluster_smoke;
+mod workloads;
