@@ -4,4 +4,5 @@
 mod api_crds;
 mod cel_rules;
 mod cluster_smoke;
+mod controllers;
 mod workloads;

@@ -53,7 +53,8 @@ async fn every_component_of_the_development_example_rolls_out() {
     let create = PostParams::default();
     // The parent controller creates the ServiceAccount; stand in for it.
     let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> = env.api();
-    let account = serde_json::from_value(serde_json::json!({ "metadata": { "name": "dev" } })).unwrap();
+    let account =
+        serde_json::from_value(serde_json::json!({ "metadata": { "name": "dev" } })).unwrap();
     accounts.create(&create, &account).await.unwrap();
     let (deployments, services, configs): (Api<Deployment>, Api<Service>, Api<ConfigMap>) =
         (env.api(), env.api(), env.api());

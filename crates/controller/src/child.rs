@@ -1,0 +1,359 @@
+//! The generic component controller, shared by the six child kinds: it turns a child into its
+//! Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget, tracks the Deployment
+//! by name and UID, and reports readiness.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use superset_operator_api::children::{ComponentChildStatus, FlatComponentSpec};
+use superset_operator_api::service::ComponentServiceSpec;
+use superset_operator_api::status::OwnedObjectRef;
+use superset_operator_api::{
+    SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
+    SupersetWebServer, SupersetWebsocketServer,
+};
+use superset_operator_render::{Component, naming, workload};
+
+use crate::apply::{self, Control, FIELD_MANAGER, owner_reference};
+use crate::{Error, Scope, conditions};
+
+/// What the generic controller needs to know about a child kind.
+pub trait ComponentChild:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The component this kind runs.
+    const COMPONENT: Component;
+    /// The resolved workload.
+    fn flat(&self) -> &FlatComponentSpec;
+    /// The Service it owns, if any (the web server's Service belongs to the parent).
+    fn owned_service(&self) -> Option<&ComponentServiceSpec>;
+    /// Its current status.
+    fn child_status(&self) -> Option<&ComponentChildStatus>;
+}
+
+macro_rules! component_child {
+    ($kind:ty, $component:expr, service: $service:expr) => {
+        impl ComponentChild for $kind {
+            const COMPONENT: Component = $component;
+            fn flat(&self) -> &FlatComponentSpec {
+                &self.spec.component
+            }
+            fn owned_service(&self) -> Option<&ComponentServiceSpec> {
+                let select: fn(&Self) -> Option<&ComponentServiceSpec> = $service;
+                select(self)
+            }
+            fn child_status(&self) -> Option<&ComponentChildStatus> {
+                self.status.as_ref()
+            }
+        }
+    };
+}
+
+component_child!(SupersetWebServer, Component::WebServer, service: |_| None);
+component_child!(SupersetCeleryWorker, Component::CeleryWorker, service: |_| None);
+component_child!(SupersetCeleryBeat, Component::CeleryBeat, service: |_| None);
+component_child!(SupersetCeleryFlower, Component::CeleryFlower, service: |c| c.spec.service.as_ref());
+component_child!(SupersetMcpServer, Component::McpServer, service: |c| c.spec.service.as_ref());
+component_child!(SupersetWebsocketServer, Component::WebsocketServer, service: |c| c.spec.service.as_ref());
+
+struct Context {
+    client: Client,
+}
+
+/// Runs the controller of one child kind until the stream ends.
+pub async fn run<K: ComponentChild>(client: Client, scope: Scope) {
+    let api: Api<K> = scope.api(&client);
+    Controller::new(api, watcher::Config::default())
+        .owns(scope.api::<Deployment>(&client), watcher::Config::default())
+        .owns(scope.api::<Service>(&client), watcher::Config::default())
+        .owns(
+            scope.api::<HorizontalPodAutoscaler>(&client),
+            watcher::Config::default(),
+        )
+        .owns(
+            scope.api::<PodDisruptionBudget>(&client),
+            watcher::Config::default(),
+        )
+        .run(
+            reconcile::<K>,
+            error_policy::<K>,
+            Arc::new(Context { client }),
+        )
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, kind = K::kind(&()).as_ref(), "reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy<K: ComponentChild>(_child: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, kind = K::kind(&()).as_ref(), "reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = child.namespace().ok_or(Error::MissingNamespace)?;
+    let parent = child.name_any();
+    let child_uid = child.uid().ok_or(Error::MissingNamespace)?;
+    let component = K::COMPONENT;
+    let owner = owner_reference(child.as_ref());
+    let flat = child.flat();
+    let name = naming::workload(&parent, component);
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &namespace);
+
+    let live = deployments.get_opt(&name).await?;
+    let recorded = child.child_status().and_then(|s| s.deployment.clone());
+    let mut problem = None;
+    let mut tracked = recorded.clone();
+    let mut requeue = None;
+    match apply::control(live.as_ref(), &child_uid) {
+        Control::Absent | Control::Ours => {
+            let mut desired = workload::deployment(&parent, Some(&namespace), component, flat);
+            desired.metadata.owner_references = Some(vec![owner.clone()]);
+            let applied = apply::apply(&deployments, &desired, live).await?;
+            tracked = Some(OwnedObjectRef {
+                name: name.clone(),
+                uid: applied.uid().unwrap_or_default(),
+            });
+        }
+        Control::Unowned if recorded.is_some() => {
+            // Our Deployment was replaced by someone else's object: remove it, forget the old
+            // identity, and create ours on the next pass (the delete event brings it).
+            let impostor = live.expect("classified as present");
+            apply::delete_exact(&deployments, &name, &impostor.uid().unwrap_or_default()).await?;
+            tracked = None;
+            requeue = Some(Duration::from_secs(1));
+        }
+        Control::Unowned => {
+            problem = Some(format!(
+                "Deployment {name} exists and is not managed by this operator; it is left alone"
+            ))
+        }
+        Control::Foreign(owner) => {
+            problem = Some(format!(
+                "Deployment {name} is controlled by {owner}; it is left alone"
+            ))
+        }
+    }
+
+    if problem.is_none() {
+        reconcile_satellites(
+            &ctx.client,
+            &namespace,
+            &parent,
+            &child_uid,
+            &owner,
+            child.as_ref(),
+        )
+        .await?;
+    }
+
+    let deployment = deployments
+        .get_opt(&name)
+        .await?
+        .filter(|d| d.uid() == tracked.as_ref().map(|t| t.uid.clone()));
+    let status = child_status(child.as_ref(), flat, deployment.as_ref(), tracked, problem);
+    if child.child_status() != Some(&status) {
+        let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch =
+            json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
+        api.patch_status(
+            &parent,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(patch),
+        )
+        .await?;
+    }
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// The Service (for kinds that own one), the autoscaler and the disruption budget: applied
+/// when wanted, deleted when not, never touched when another owner has them.
+async fn reconcile_satellites<K: ComponentChild>(
+    client: &Client,
+    namespace: &str,
+    parent: &str,
+    child_uid: &str,
+    owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+    child: &K,
+) -> Result<(), Error> {
+    let component = K::COMPONENT;
+    let flat = child.flat();
+    let name = naming::workload(parent, component);
+    let with_owner = |mut meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        meta.owner_references = Some(vec![owner.clone()]);
+        meta
+    };
+    let service = child.owned_service().map(|spec| {
+        let mut s = workload::service(parent, Some(namespace), component, flat, spec);
+        s.metadata = with_owner(s.metadata);
+        s
+    });
+    sync(
+        &Api::namespaced(client.clone(), namespace),
+        &name,
+        child_uid,
+        service,
+    )
+    .await?;
+    let hpa = flat.autoscaling.as_ref().map(|spec| {
+        let mut h = workload::horizontal_pod_autoscaler(parent, Some(namespace), component, spec);
+        h.metadata = with_owner(h.metadata);
+        h
+    });
+    sync(
+        &Api::namespaced(client.clone(), namespace),
+        &name,
+        child_uid,
+        hpa,
+    )
+    .await?;
+    let pdb = flat.pod_disruption_budget.as_ref().map(|spec| {
+        let mut p = workload::pod_disruption_budget(parent, Some(namespace), component, spec);
+        p.metadata = with_owner(p.metadata);
+        p
+    });
+    sync(
+        &Api::namespaced(client.clone(), namespace),
+        &name,
+        child_uid,
+        pdb,
+    )
+    .await
+}
+
+/// Applies `desired` at `name`, or deletes what is there when nothing is desired, for objects
+/// this owner controls (or that are absent).
+pub(crate) async fn sync<K>(
+    api: &Api<K>,
+    name: &str,
+    owner_uid: &str,
+    desired: Option<K>,
+) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
+{
+    let live = api.get_opt(name).await?;
+    match (apply::control(live.as_ref(), owner_uid), desired) {
+        (Control::Absent | Control::Ours, Some(desired)) => {
+            apply::apply(api, &desired, live).await?;
+        }
+        (Control::Ours, None) => {
+            let uid = live.and_then(|l| l.uid()).unwrap_or_default();
+            apply::delete_exact(api, name, &uid).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn child_status(
+    child: &impl ComponentChild,
+    flat: &FlatComponentSpec,
+    deployment: Option<&Deployment>,
+    tracked: Option<OwnedObjectRef>,
+    problem: Option<String>,
+) -> ComponentChildStatus {
+    let spec_replicas = deployment
+        .and_then(|d| d.spec.as_ref())
+        .and_then(|s| s.replicas);
+    let live = deployment.and_then(|d| d.status.as_ref());
+    let desired = spec_replicas.unwrap_or(if flat.autoscaling.is_some() {
+        live.and_then(|s| s.replicas).unwrap_or(0)
+    } else {
+        flat.replicas
+    });
+    let ready = live.and_then(|s| s.ready_replicas).unwrap_or(0);
+    let previous = child
+        .child_status()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let generation = child.meta().generation;
+    let (ready_state, reason, message) = match (&problem, ready, desired) {
+        (Some(problem), _, _) => ("False", "ManagedNameTaken", problem.clone()),
+        (None, r, d) if d > 0 && r >= d => (
+            "True",
+            "AllReplicasReady",
+            format!("{r}/{d} replicas ready"),
+        ),
+        (None, 0, _) => ("False", "NotReady", format!("0/{desired} replicas ready")),
+        (None, r, d) => ("False", "PartiallyReady", format!("{r}/{d} replicas ready")),
+    };
+    let rolling = deployment.is_some_and(|d| {
+        let observed = d.status.as_ref().and_then(|s| s.observed_generation);
+        let updated = d
+            .status
+            .as_ref()
+            .and_then(|s| s.updated_replicas)
+            .unwrap_or(0);
+        observed < d.metadata.generation || updated < desired
+    });
+    let progressing = if rolling {
+        (
+            "True",
+            "RolloutInProgress",
+            "the Deployment is rolling out".to_owned(),
+        )
+    } else {
+        (
+            "False",
+            "RolloutComplete",
+            "the Deployment is up to date".to_owned(),
+        )
+    };
+    let conditions = vec![
+        conditions::set(
+            &previous,
+            "Ready",
+            ready_state,
+            reason,
+            &message,
+            generation,
+        ),
+        conditions::set(
+            &previous,
+            "Progressing",
+            progressing.0,
+            progressing.1,
+            &progressing.2,
+            generation,
+        ),
+    ];
+    ComponentChildStatus {
+        ready: Some(format!("{ready}/{desired}")),
+        replicas: Some(desired),
+        ready_replicas: Some(ready),
+        image: Some(format!("{}:{}", flat.image.repository, flat.image.tag)),
+        deployment: tracked,
+        conditions,
+        observed_generation: generation,
+    }
+}
+
+/// `now`, for condition transition times.
+pub(crate) fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}

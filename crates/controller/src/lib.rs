@@ -1,0 +1,68 @@
+//! The controllers of the Superset operator: the parent `Superset` controller and one generic
+//! controller for the six component kinds. Every write is a server-side apply with one field
+//! manager, sent only when something differs.
+
+pub mod apply;
+pub mod child;
+mod conditions;
+pub mod parent;
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::{Api, Client, Resource};
+use superset_operator_api::{
+    SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
+    SupersetWebServer, SupersetWebsocketServer,
+};
+
+/// What a reconcile can fail on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An API call failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// An object could not be encoded.
+    #[error("encoding: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The object has no namespace or UID (it was not read from the API).
+    #[error("the object has no namespace or UID")]
+    MissingNamespace,
+    /// The Superset cannot be resolved.
+    #[error(transparent)]
+    Resolve(#[from] superset_operator_render::resolve::ResolveError),
+}
+
+/// Which namespaces the controllers watch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every namespace.
+    All,
+    /// One namespace.
+    Namespace(String),
+}
+
+impl Scope {
+    /// An API over the watched namespaces.
+    pub fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match self {
+            Scope::All => Api::all(client.clone()),
+            Scope::Namespace(namespace) => Api::namespaced(client.clone(), namespace),
+        }
+    }
+}
+
+/// Runs every controller until they stop.
+pub async fn run(client: Client, scope: Scope) {
+    futures::join!(
+        parent::run(client.clone(), scope.clone()),
+        child::run::<SupersetWebServer>(client.clone(), scope.clone()),
+        child::run::<SupersetCeleryWorker>(client.clone(), scope.clone()),
+        child::run::<SupersetCeleryBeat>(client.clone(), scope.clone()),
+        child::run::<SupersetCeleryFlower>(client.clone(), scope.clone()),
+        child::run::<SupersetMcpServer>(client.clone(), scope.clone()),
+        child::run::<SupersetWebsocketServer>(client.clone(), scope.clone()),
+    );
+}

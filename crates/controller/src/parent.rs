@@ -1,0 +1,418 @@
+//! The `Superset` controller: resolves the parent into its children and the objects it owns
+//! itself (ConfigMaps, the web server's Service, the ServiceAccount), removes what a removed
+//! component leaves behind, and aggregates the children's status.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use superset_operator_api::children::ComponentChildStatus;
+use superset_operator_api::superset::status::{ComponentStatus, SupersetPhase, SupersetStatus};
+use superset_operator_api::{
+    Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
+    SupersetWebServer, SupersetWebsocketServer,
+};
+use superset_operator_render::{Child, Component, labels, naming, resolve, workload};
+
+use crate::apply::{self, FIELD_MANAGER, owner_reference};
+use crate::child::{ComponentChild, sync};
+use crate::{Error, Scope, conditions};
+
+struct Context {
+    client: Client,
+}
+
+/// Runs the `Superset` controller until the stream ends.
+pub async fn run(client: Client, scope: Scope) {
+    let api: Api<Superset> = scope.api(&client);
+    let config = watcher::Config::default;
+    Controller::new(api, config())
+        .owns(scope.api::<SupersetWebServer>(&client), config())
+        .owns(scope.api::<SupersetCeleryWorker>(&client), config())
+        .owns(scope.api::<SupersetCeleryBeat>(&client), config())
+        .owns(scope.api::<SupersetCeleryFlower>(&client), config())
+        .owns(scope.api::<SupersetMcpServer>(&client), config())
+        .owns(scope.api::<SupersetWebsocketServer>(&client), config())
+        .owns(scope.api::<ConfigMap>(&client), config())
+        .owns(scope.api::<Service>(&client), config())
+        .owns(scope.api::<ServiceAccount>(&client), config())
+        .run(reconcile, error_policy, Arc::new(Context { client }))
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "Superset reconcile failed");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_superset: Arc<Superset>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, "Superset reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let name = superset.name_any();
+    let uid = superset.uid().ok_or(Error::MissingNamespace)?;
+    let client = &ctx.client;
+
+    if superset.spec.suspend == Some(true) {
+        let status = suspended_status(&superset);
+        write_status(client, &superset, status).await?;
+        return Ok(Action::await_change());
+    }
+
+    let resolved = resolve(&superset)?;
+    let owner = owner_reference(superset.as_ref());
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+
+    reconcile_service_account(client, &superset, &owner).await?;
+
+    let mut statuses = BTreeMap::new();
+    for component in &resolved.components {
+        // ConfigMaps first: a pod template never points at a ConfigMap that is not there yet.
+        let config_map_name = naming::component_config_map(&name, component.component);
+        let config_map = component.config_map.clone().map(|mut cm| {
+            cm.metadata.owner_references = Some(vec![owner.clone()]);
+            cm
+        });
+        sync(&config_maps, &config_map_name, &uid, config_map).await?;
+        let status = apply_child(client, &namespace, &component.child, &owner).await?;
+        statuses.insert(component.component, status);
+    }
+    for component in Component::ALL {
+        if resolved.components.iter().all(|c| c.component != component) {
+            remove_component(client, &namespace, &name, &uid, component).await?;
+        }
+    }
+
+    let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
+    let web_service = resolved
+        .components
+        .iter()
+        .find(|c| c.component == Component::WebServer)
+        .and_then(|web| {
+            let Child::WebServer(child) = &web.child else {
+                return None;
+            };
+            let spec = child.spec.service.clone().unwrap_or_default();
+            let mut service = workload::service(
+                &name,
+                Some(&namespace),
+                Component::WebServer,
+                &child.spec.component,
+                &spec,
+            );
+            service.metadata.owner_references = Some(vec![owner.clone()]);
+            Some(service)
+        });
+    sync(
+        &services,
+        &naming::workload(&name, Component::WebServer),
+        &uid,
+        web_service,
+    )
+    .await?;
+
+    let status = aggregate(&superset, &statuses);
+    write_status(client, &superset, status).await?;
+    Ok(Action::await_change())
+}
+
+async fn reconcile_service_account(
+    client: &Client,
+    superset: &Superset,
+    owner: &OwnerReference,
+) -> Result<(), Error> {
+    let spec = superset.spec.service_account.clone().unwrap_or_default();
+    if spec.create == Some(false) {
+        return Ok(());
+    }
+    let name = spec.name.clone().unwrap_or_else(|| superset.name_any());
+    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let account = ServiceAccount {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            labels: Some(BTreeMap::from([
+                (labels::NAME.to_owned(), "superset".to_owned()),
+                (labels::PARENT.to_owned(), superset.name_any()),
+                (
+                    labels::MANAGED_BY.to_owned(),
+                    "superset-operator".to_owned(),
+                ),
+            ])),
+            annotations: (!spec.annotations.is_empty()).then_some(spec.annotations),
+            owner_references: Some(vec![owner.clone()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
+    sync(&api, &name, &owner.uid, Some(account)).await
+}
+
+async fn apply_typed<K: ComponentChild>(
+    client: &Client,
+    namespace: &str,
+    child: &K,
+    owner: &OwnerReference,
+) -> Result<Option<ComponentChildStatus>, Error> {
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let mut desired = child.clone();
+    desired.meta_mut().owner_references = Some(vec![owner.clone()]);
+    let name = desired.name_any();
+    let live = api.get_opt(&name).await?;
+    match apply::control(live.as_ref(), &owner.uid) {
+        apply::Control::Absent | apply::Control::Ours => {
+            let applied = apply::apply(&api, &desired, live).await?;
+            Ok(applied.child_status().cloned())
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn apply_child(
+    client: &Client,
+    namespace: &str,
+    child: &Child,
+    owner: &OwnerReference,
+) -> Result<Option<ComponentChildStatus>, Error> {
+    match child {
+        Child::WebServer(c) => apply_typed(client, namespace, c, owner).await,
+        Child::CeleryWorker(c) => apply_typed(client, namespace, c, owner).await,
+        Child::CeleryBeat(c) => apply_typed(client, namespace, c, owner).await,
+        Child::CeleryFlower(c) => apply_typed(client, namespace, c, owner).await,
+        Child::McpServer(c) => apply_typed(client, namespace, c, owner).await,
+        Child::WebsocketServer(c) => apply_typed(client, namespace, c, owner).await,
+    }
+}
+
+async fn remove_typed<K: ComponentChild>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    owner_uid: &str,
+) -> Result<(), Error> {
+    sync::<K>(
+        &Api::namespaced(client.clone(), namespace),
+        name,
+        owner_uid,
+        None,
+    )
+    .await
+}
+
+/// Removes a component's child (its Deployment and satellites follow by garbage collection)
+/// and its ConfigMap, when they are ours.
+async fn remove_component(
+    client: &Client,
+    namespace: &str,
+    parent: &str,
+    owner_uid: &str,
+    component: Component,
+) -> Result<(), Error> {
+    let child = naming::child(parent);
+    match component {
+        Component::WebServer => {
+            remove_typed::<SupersetWebServer>(client, namespace, &child, owner_uid).await?
+        }
+        Component::CeleryWorker => {
+            remove_typed::<SupersetCeleryWorker>(client, namespace, &child, owner_uid).await?
+        }
+        Component::CeleryBeat => {
+            remove_typed::<SupersetCeleryBeat>(client, namespace, &child, owner_uid).await?
+        }
+        Component::CeleryFlower => {
+            remove_typed::<SupersetCeleryFlower>(client, namespace, &child, owner_uid).await?
+        }
+        Component::McpServer => {
+            remove_typed::<SupersetMcpServer>(client, namespace, &child, owner_uid).await?
+        }
+        Component::WebsocketServer => {
+            remove_typed::<SupersetWebsocketServer>(client, namespace, &child, owner_uid).await?
+        }
+    }
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    sync(
+        &config_maps,
+        &naming::component_config_map(parent, component),
+        owner_uid,
+        None,
+    )
+    .await
+}
+
+fn suspended_status(superset: &Superset) -> SupersetStatus {
+    let mut status = superset.status.clone().unwrap_or_default();
+    let generation = superset.meta().generation;
+    status.conditions = upsert(
+        &status.conditions,
+        conditions::set(
+            &status.conditions,
+            "Suspended",
+            "True",
+            "Suspended",
+            "spec.suspend is true: nothing is written",
+            generation,
+        ),
+    );
+    status.phase = Some(SupersetPhase::Suspended);
+    status.observed_generation = generation;
+    status
+}
+
+fn upsert(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    condition: k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition,
+) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    let mut out: Vec<_> = conditions
+        .iter()
+        .filter(|c| c.type_ != condition.type_)
+        .cloned()
+        .collect();
+    out.push(condition);
+    out.sort_by(|a, b| a.type_.cmp(&b.type_));
+    out
+}
+
+fn aggregate(
+    superset: &Superset,
+    statuses: &BTreeMap<Component, Option<ComponentChildStatus>>,
+) -> SupersetStatus {
+    let previous = superset.status.clone().unwrap_or_default();
+    let generation = superset.meta().generation;
+    let mut components = BTreeMap::new();
+    let (mut ready, mut desired, mut all_ready) = (0, 0, true);
+    for (component, status) in statuses {
+        let status = status.clone().unwrap_or_default();
+        let (r, d) = (
+            status.ready_replicas.unwrap_or(0),
+            status.replicas.unwrap_or(0),
+        );
+        ready += r;
+        desired += d;
+        let is_ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        all_ready &= is_ready;
+        components.insert(
+            component.field().to_owned(),
+            ComponentStatus {
+                ready: format!("{r}/{d}"),
+                ref_: format!(
+                    "{}/{}",
+                    component.kind(),
+                    naming::child(&superset.name_any())
+                ),
+                config_checksum: None,
+                image: status.image.clone(),
+            },
+        );
+    }
+    let (available, reason, message) = if statuses.is_empty() {
+        (
+            "True",
+            "NoComponentsEnabled",
+            "no component is enabled".to_owned(),
+        )
+    } else if all_ready {
+        (
+            "True",
+            "AllComponentsReady",
+            format!("{ready}/{desired} replicas ready"),
+        )
+    } else {
+        (
+            "False",
+            "ComponentsNotReady",
+            format!("{ready}/{desired} replicas ready"),
+        )
+    };
+    let mut conds = upsert(
+        &previous.conditions,
+        conditions::set(
+            &previous.conditions,
+            "Suspended",
+            "False",
+            "NotSuspended",
+            "reconciling",
+            generation,
+        ),
+    );
+    conds = upsert(
+        &conds,
+        conditions::set(
+            &previous.conditions,
+            "Available",
+            available,
+            reason,
+            &message,
+            generation,
+        ),
+    );
+    let progressing = if available == "True" {
+        ("False", "Settled", "every component is up to date")
+    } else {
+        (
+            "True",
+            "RollingOut",
+            "components are starting or rolling out",
+        )
+    };
+    conds = upsert(
+        &conds,
+        conditions::set(
+            &previous.conditions,
+            "Progressing",
+            progressing.0,
+            progressing.1,
+            progressing.2,
+            generation,
+        ),
+    );
+    SupersetStatus {
+        conditions: conds,
+        observed_generation: generation,
+        phase: Some(if available == "True" {
+            SupersetPhase::Running
+        } else {
+            SupersetPhase::Degraded
+        }),
+        tag: Some(superset.spec.image.tag.clone()),
+        ready: Some(format!("{ready}/{desired}")),
+        components,
+        ..previous
+    }
+}
+
+async fn write_status(
+    client: &Client,
+    superset: &Superset,
+    status: SupersetStatus,
+) -> Result<(), Error> {
+    if superset.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let api: Api<Superset> = Api::namespaced(
+        client.clone(),
+        &superset.namespace().ok_or(Error::MissingNamespace)?,
+    );
+    let patch = json!({ "apiVersion": Superset::api_version(&()), "kind": Superset::kind(&()), "status": status });
+    api.patch_status(
+        &superset.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(patch),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The controllers against the real control plane: a full Superset becomes children and
+//! objects that roll out on kwok nodes, component changes add, remove and roll exactly what
+//! they should, and a settled instance causes no writes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::wait::await_condition;
+use kube::{Client, Config, ResourceExt};
+use serde_json::json;
+use superset_operator_api::{Superset, SupersetCeleryFlower, SupersetWebServer};
+use superset_operator_controller::Scope;
+use superset_operator_testkit::TestEnv;
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Write requests the operator's client sent (POST, PUT, PATCH, DELETE).
+#[derive(Clone, Default)]
+struct Writes(Arc<AtomicUsize>);
+
+impl Writes {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A client for the operator that counts the writes it sends.
+async fn counting_client(kubeconfig: &std::path::Path, writes: Writes) -> Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let layer =
+        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            if request.method() != http::Method::GET {
+                writes.0.fetch_add(1, Ordering::SeqCst);
+            }
+            request
+        });
+    kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&layer)
+        .build()
+}
+
+/// Starts the controllers for the test's namespace on a runtime of their own, with the deep
+/// stacks unoptimised builds need; they stop when the test binary exits.
+fn operator(env: &TestEnv) -> Writes {
+    let writes = Writes::default();
+    let (kubeconfig, namespace, counter) = (
+        env.kubeconfig().to_owned(),
+        env.namespace.clone(),
+        writes.clone(),
+    );
+    std::thread::Builder::new()
+        .name(format!("operator-{namespace}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_stack_size(32 << 20)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let client = counting_client(&kubeconfig, counter).await;
+                superset_operator_controller::run(client, Scope::Namespace(namespace)).await;
+            });
+        })
+        .unwrap();
+    writes
+}
+
+fn superset(components: serde_json::Value) -> Superset {
+    let mut spec = json!({
+        "environment": "Development",
+        "image": { "tag": "6.0.0" },
+        "secretKey": "dev-secret-key",
+        "metastore": { "host": "postgres", "database": "superset", "username": "superset", "password": "superset" },
+        "valkey": { "host": "valkey" },
+        "lifecycle": { "disabled": true },
+    });
+    spec.as_object_mut()
+        .unwrap()
+        .extend(components.as_object().unwrap().clone());
+    serde_json::from_value(json!({
+        "apiVersion": "superset.apache.org/v1alpha1",
+        "kind": "Superset",
+        "metadata": { "name": "dev" },
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+async fn wait_available(api: &Api<Superset>, ready: &str) -> Superset {
+    let wanted = ready.to_owned();
+    let condition = move |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|status| {
+            status.ready.as_deref() == Some(wanted.as_str())
+                && status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Available" && c.status == "True")
+        })
+    };
+    tokio::time::timeout(TIMEOUT, await_condition(api.clone(), "dev", condition))
+        .await
+        .unwrap_or_else(|_| panic!("the Superset did not become Available with {ready} ready"))
+        .unwrap()
+        .unwrap()
+}
+
+fn checksum_of(deployment: &Deployment) -> Option<String> {
+    deployment
+        .spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get("superset.apache.org/config-checksum")
+        .cloned()
+}
+
+#[tokio::test]
+async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
+    let env = superset_operator_testkit::cluster().await;
+    let writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let all = json!({ "webServer": {}, "celeryWorker": {}, "celeryBeat": {}, "celeryFlower": {}, "mcpServer": {} });
+    supersets
+        .create(&PostParams::default(), &superset(all.clone()))
+        .await
+        .unwrap();
+    let available = wait_available(&supersets, "5/5").await;
+    let status = available.status.unwrap();
+    assert_eq!(status.components.len(), 5);
+    assert_eq!(status.tag.as_deref(), Some("6.0.0"));
+
+    // Children and objects are exactly what the pure core resolves.
+    let mut expected = superset(all.clone());
+    expected.metadata.namespace = Some(env.namespace.clone());
+    let resolved = superset_operator_render::resolve(&expected).unwrap();
+    let web: Api<SupersetWebServer> = env.api();
+    let live_web = web.get("dev").await.unwrap();
+    let superset_operator_render::Child::WebServer(resolved_web) = &resolved.components[0].child
+    else {
+        panic!()
+    };
+    assert_eq!(live_web.spec, resolved_web.spec);
+    assert_eq!(live_web.owner_references()[0].kind, "Superset");
+    let config_maps: Api<ConfigMap> = env.api();
+    assert_eq!(
+        config_maps.get("dev-web-server-config").await.unwrap().data,
+        resolved.components[0].config_map.as_ref().unwrap().data
+    );
+    let services: Api<Service> = env.api();
+    assert_eq!(
+        services
+            .get("dev-web-server")
+            .await
+            .unwrap()
+            .owner_references()[0]
+            .kind,
+        "Superset"
+    );
+    assert_eq!(
+        services
+            .get("dev-celery-flower")
+            .await
+            .unwrap()
+            .owner_references()[0]
+            .kind,
+        "SupersetCeleryFlower"
+    );
+    let accounts: Api<ServiceAccount> = env.api();
+    assert!(accounts.get_opt("dev").await.unwrap().is_some());
+    let deployments: Api<Deployment> = env.api();
+    let web_deployment = deployments.get("dev-web-server").await.unwrap();
+    assert_eq!(
+        live_web
+            .status
+            .as_ref()
+            .unwrap()
+            .deployment
+            .as_ref()
+            .unwrap()
+            .uid,
+        web_deployment.uid().unwrap(),
+        "the child records the Deployment it created"
+    );
+
+    // Settled: nothing to change means nothing written.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = writes.count();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(writes.count(), settled, "a settled instance caused writes");
+
+    // A config change on the web server rolls the web server only.
+    let before: BTreeMap<String, Option<String>> = deployments
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|d| (d.name_any(), checksum_of(d)))
+        .collect();
+    let patch = json!({ "spec": { "webServer": { "config": "ROW_LIMIT = 10" } } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let changed = await_condition(deployments.clone(), "dev-web-server", {
+        let old = before["dev-web-server"].clone();
+        move |d: Option<&Deployment>| d.is_some_and(|d| checksum_of(d) != old)
+    });
+    tokio::time::timeout(TIMEOUT, changed)
+        .await
+        .expect("the web server did not roll")
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for deployment in deployments.list(&Default::default()).await.unwrap().items {
+        if deployment.name_any() != "dev-web-server" {
+            assert_eq!(
+                checksum_of(&deployment),
+                before[&deployment.name_any()],
+                "{} rolled",
+                deployment.name_any()
+            );
+        }
+    }
+
+    // Removing a component deletes its child; adding it back recreates it.
+    let flowers: Api<SupersetCeleryFlower> = env.api();
+    let remove = json!({ "spec": { "celeryFlower": null } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&remove))
+        .await
+        .unwrap();
+    let gone = await_condition(
+        flowers.clone(),
+        "dev",
+        |f: Option<&SupersetCeleryFlower>| f.is_none(),
+    );
+    tokio::time::timeout(TIMEOUT, gone)
+        .await
+        .expect("the Flower child was not removed")
+        .unwrap();
+    let add = json!({ "spec": { "celeryFlower": {} } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&add))
+        .await
+        .unwrap();
+    wait_available(&supersets, "5/5").await;
+    assert!(flowers.get_opt("dev").await.unwrap().is_some());
+}
