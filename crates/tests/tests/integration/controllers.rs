@@ -259,3 +259,228 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
     wait_available(&supersets, "5/5").await;
     assert!(flowers.get_opt("dev").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alone() {
+    let env = superset_operator_testkit::cluster().await;
+    // An object nobody manages sits at the name the worker's Deployment would take.
+    let deployments: Api<Deployment> = env.api();
+    let squatter: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "dev-celery-worker" },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": { "app": "squatter" } },
+            "template": { "metadata": { "labels": { "app": "squatter" } }, "spec": { "containers": [{ "name": "x", "image": "x" }] } },
+        },
+    }))
+    .unwrap();
+    let squatter = deployments
+        .create(&PostParams::default(), &squatter)
+        .await
+        .unwrap();
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "webServer": { "replicas": 2 }, "celeryWorker": {} })),
+        )
+        .await
+        .unwrap();
+
+    // The squatter is left alone, and the worker child says why it is not ready.
+    let workers: Api<superset_operator_api::SupersetCeleryWorker> = env.api();
+    let reported = await_condition(
+        workers.clone(),
+        "dev",
+        |w: Option<&superset_operator_api::SupersetCeleryWorker>| {
+            w.and_then(|w| w.status.as_ref()).is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.reason == "ManagedNameTaken")
+            })
+        },
+    );
+    tokio::time::timeout(TIMEOUT, reported)
+        .await
+        .expect("the taken name was not reported")
+        .unwrap();
+    let still = deployments.get("dev-celery-worker").await.unwrap();
+    assert_eq!(still.uid(), squatter.uid());
+    assert_eq!(
+        still.spec.unwrap().template.spec.unwrap().containers[0]
+            .image
+            .as_deref(),
+        Some("x")
+    );
+
+    // A hand edit of a managed Deployment is reverted.
+    let web: Api<SupersetWebServer> = env.api();
+    let ready = await_condition(web.clone(), "dev", |w: Option<&SupersetWebServer>| {
+        w.and_then(|w| w.status.as_ref())
+            .and_then(|s| s.ready_replicas)
+            == Some(2)
+    });
+    tokio::time::timeout(TIMEOUT, ready)
+        .await
+        .expect("the web server did not become ready")
+        .unwrap();
+    let edit = json!({ "spec": { "replicas": 5 } });
+    deployments
+        .patch(
+            "dev-web-server",
+            &PatchParams::default(),
+            &Patch::Merge(&edit),
+        )
+        .await
+        .unwrap();
+    let reverted = await_condition(
+        deployments.clone(),
+        "dev-web-server",
+        |d: Option<&Deployment>| {
+            d.and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas) == Some(2)
+        },
+    );
+    tokio::time::timeout(TIMEOUT, reverted)
+        .await
+        .expect("the edit was not reverted")
+        .unwrap();
+
+    // A deleted Deployment is recreated, and its new identity recorded.
+    let old_uid = deployments
+        .get("dev-web-server")
+        .await
+        .unwrap()
+        .uid()
+        .unwrap();
+    deployments
+        .delete("dev-web-server", &Default::default())
+        .await
+        .unwrap();
+    let recorded = await_condition(web.clone(), "dev", move |w: Option<&SupersetWebServer>| {
+        w.and_then(|w| w.status.as_ref())
+            .and_then(|s| s.deployment.as_ref())
+            .is_some_and(|d| d.uid != old_uid)
+    });
+    tokio::time::timeout(TIMEOUT, recorded)
+        .await
+        .expect("the deletion was not repaired")
+        .unwrap();
+    let tracked = web
+        .get("dev")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .deployment
+        .unwrap();
+    assert_eq!(
+        deployments
+            .get("dev-web-server")
+            .await
+            .unwrap()
+            .uid()
+            .unwrap(),
+        tracked.uid
+    );
+}
+
+#[tokio::test]
+async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
+    let env = superset_operator_testkit::cluster().await;
+    let writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "webServer": {}, "celeryBeat": {} })),
+        )
+        .await
+        .unwrap();
+    wait_available(&supersets, "2/2").await;
+
+    let suspend = json!({ "spec": { "suspend": true } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&suspend))
+        .await
+        .unwrap();
+    let suspended = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Suspended" && c.status == "True")
+        })
+    });
+    tokio::time::timeout(TIMEOUT, suspended)
+        .await
+        .expect("suspension not reported")
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = writes.count();
+    let change = json!({ "spec": { "webServer": { "replicas": 3 } } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let web: Api<SupersetWebServer> = env.api();
+    assert_eq!(
+        web.get("dev").await.unwrap().spec.component.replicas,
+        1,
+        "a suspended Superset was reconciled"
+    );
+    assert!(
+        writes.count() <= before + 1,
+        "only the status may be written while suspended"
+    );
+
+    let resume = json!({ "spec": { "suspend": null } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&resume))
+        .await
+        .unwrap();
+    wait_available(&supersets, "4/4").await;
+
+    // Deleting the parent garbage-collects children, their Deployments and everything else.
+    supersets
+        .delete("dev", &kube::api::DeleteParams::background())
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = env.api();
+    let config_maps: Api<ConfigMap> = env.api();
+    let services: Api<Service> = env.api();
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let left = (
+            deployments
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+            web.list(&Default::default()).await.unwrap().items.len(),
+            config_maps
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .filter(|c| c.name_any().starts_with("dev-"))
+                .count(),
+            services
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .len(),
+        );
+        if left == (0, 0, 0, 0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "left behind (deployments, children, config maps, services): {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
