@@ -19,13 +19,18 @@ use superset_operator_testkit::TestEnv;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Write requests the operator's client sent (POST, PUT, PATCH, DELETE).
+/// Requests the operator's client sent: reads (GET, including watches) and writes (POST, PUT,
+/// PATCH, DELETE).
 #[derive(Clone, Default)]
-struct Writes(Arc<AtomicUsize>);
+struct Writes(Arc<AtomicUsize>, Arc<AtomicUsize>);
 
 impl Writes {
     fn count(&self) -> usize {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn reads(&self) -> usize {
+        self.1.load(Ordering::SeqCst)
     }
 }
 
@@ -37,9 +42,12 @@ async fn counting_client(kubeconfig: &std::path::Path, writes: Writes) -> Client
         .unwrap();
     let layer =
         tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
-            if request.method() != http::Method::GET {
-                writes.0.fetch_add(1, Ordering::SeqCst);
-            }
+            let counter = if request.method() == http::Method::GET {
+                &writes.1
+            } else {
+                &writes.0
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
             request
         });
     kube::client::ClientBuilder::try_from(config)
@@ -59,6 +67,7 @@ fn operator(env: &TestEnv) -> Writes {
     );
     std::thread::Builder::new()
         .name(format!("operator-{namespace}"))
+        .stack_size(32 << 20)
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -138,6 +147,11 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
         .await
         .unwrap();
     let available = wait_available(&supersets, "5/5").await;
+    eprintln!(
+        "requests to converge one full Superset: {} reads, {} writes",
+        writes.reads(),
+        writes.count()
+    );
     let status = available.status.unwrap();
     assert_eq!(status.components.len(), 5);
     assert_eq!(status.tag.as_deref(), Some("6.0.0"));
@@ -197,9 +211,13 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
 
     // Settled: nothing to change means nothing written.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let settled = writes.count();
+    let (settled, settled_reads) = (writes.count(), writes.reads());
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(writes.count(), settled, "a settled instance caused writes");
+    eprintln!(
+        "requests while settled for 8 s: {} reads, 0 writes",
+        writes.reads() - settled_reads
+    );
 
     // A config change on the web server rolls the web server only.
     let before: BTreeMap<String, Option<String>> = deployments
