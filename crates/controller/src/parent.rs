@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -20,7 +21,9 @@ use superset_operator_api::{
     Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
     SupersetWebServer, SupersetWebsocketServer,
 };
-use superset_operator_render::{Child, Component, labels, naming, resolve, workload};
+use superset_operator_render::{
+    Child, Component, Resolved, labels, naming, networking, resolve, workload,
+};
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
 use crate::child::{ComponentChild, sync};
@@ -44,6 +47,8 @@ pub async fn run(client: Client, scope: Scope) {
         .owns(scope.api::<ConfigMap>(&client), config())
         .owns(scope.api::<Service>(&client), config())
         .owns(scope.api::<ServiceAccount>(&client), config())
+        .owns(scope.api::<Ingress>(&client), config())
+        .owns(scope.api::<NetworkPolicy>(&client), config())
         .run(reconcile, error_policy, Arc::new(Context { client }))
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -122,9 +127,80 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     )
     .await?;
 
+    reconcile_networking(client, &superset, &resolved, &owner).await?;
+
     let status = aggregate(&superset, &statuses);
     write_status(client, &superset, status).await?;
     Ok(Action::await_change())
+}
+
+/// The Ingress and the NetworkPolicies: applied while asked for, removed when not.
+async fn reconcile_networking(
+    client: &Client,
+    superset: &Superset,
+    resolved: &Resolved,
+    owner: &OwnerReference,
+) -> Result<(), Error> {
+    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let name = superset.name_any();
+    let spec = &superset.spec;
+    let owned = |mut meta: ObjectMeta| {
+        meta.owner_references = Some(vec![owner.clone()]);
+        meta
+    };
+
+    let ingress = spec
+        .networking
+        .as_ref()
+        .and_then(|n| n.ingress.as_ref())
+        .map(|ingress_spec| {
+            let routes = networking::routes(spec, &name, resolved);
+            let mut ingress = networking::ingress(&name, Some(&namespace), ingress_spec, &routes);
+            ingress.metadata = owned(ingress.metadata);
+            ingress
+        });
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
+    sync(&ingresses, &naming::route(&name), &owner.uid, ingress).await?;
+
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &namespace);
+    for component in Component::ALL {
+        let resolved_component = resolved
+            .components
+            .iter()
+            .find(|c| c.component == component);
+        let policy = spec.network_policy.as_ref().zip(resolved_component).map(
+            |(policy_spec, resolved_component)| {
+                let serving_port = component.default_port().map(|default| {
+                    let container = resolved_component
+                        .child
+                        .flat()
+                        .pod_template
+                        .as_ref()
+                        .and_then(|p| p.container.as_ref());
+                    container
+                        .and_then(|c| c.ports.first())
+                        .map_or(default.port, |p| p.container_port)
+                });
+                let mut policy = networking::network_policy(
+                    &name,
+                    Some(&namespace),
+                    component,
+                    serving_port,
+                    policy_spec,
+                );
+                policy.metadata = owned(policy.metadata);
+                policy
+            },
+        );
+        sync(
+            &policies,
+            &naming::network_policy(&name, component),
+            &owner.uid,
+            policy,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn reconcile_service_account(

@@ -13,6 +13,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod merge;
 pub mod naming;
+pub mod networking;
 pub mod python;
 pub mod resolve;
 mod shell;

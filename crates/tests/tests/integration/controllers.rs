@@ -269,13 +269,22 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
         .await
         .expect("the Flower child was not removed")
         .unwrap();
+    wait_available(&supersets, "4/4").await;
     let add = json!({ "spec": { "celeryFlower": {} } });
     supersets
         .patch("dev", &PatchParams::default(), &Patch::Merge(&add))
         .await
         .unwrap();
+    let back = await_condition(
+        flowers.clone(),
+        "dev",
+        |f: Option<&SupersetCeleryFlower>| f.is_some(),
+    );
+    tokio::time::timeout(TIMEOUT, back)
+        .await
+        .expect("the Flower child was not recreated")
+        .unwrap();
     wait_available(&supersets, "5/5").await;
-    assert!(flowers.get_opt("dev").await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -500,5 +509,77 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
             "left behind (deployments, children, config maps, services): {left:?}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
+async fn ingress_and_network_policies_follow_the_spec() {
+    let env = superset_operator_testkit::cluster().await;
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let spec = json!({
+        "webServer": {},
+        "celeryWorker": {},
+        "mcpServer": {},
+        "networkPolicy": {},
+        "networking": { "ingress": { "className": "nginx", "host": "superset.example.com" } },
+    });
+    supersets
+        .create(&PostParams::default(), &superset(spec))
+        .await
+        .unwrap();
+    wait_available(&supersets, "3/3").await;
+
+    let ingresses: Api<k8s_openapi::api::networking::v1::Ingress> = env.api();
+    let ingress = ingresses.get("dev").await.unwrap();
+    let rules = ingress.spec.unwrap().rules.unwrap();
+    assert_eq!(rules[0].host.as_deref(), Some("superset.example.com"));
+    let paths: Vec<_> = rules[0]
+        .http
+        .as_ref()
+        .unwrap()
+        .paths
+        .iter()
+        .map(|p| p.path.clone().unwrap())
+        .collect();
+    assert_eq!(paths, ["/mcp", "/"]);
+    let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = env.api();
+    let mut names: Vec<String> = policies
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "dev-celery-worker-netpol",
+            "dev-mcp-server-netpol",
+            "dev-web-server-netpol"
+        ]
+    );
+
+    let off = json!({ "spec": { "networking": null, "networkPolicy": null } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&off))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while ingresses.get_opt("dev").await.unwrap().is_some()
+        || !policies
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Ingress or NetworkPolicies were not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
