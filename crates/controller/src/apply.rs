@@ -36,7 +36,14 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
     }
 }
 
+/// Annotation holding the checksum of what the operator last applied to an object.
+pub const APPLIED: &str = "superset.apache.org/applied";
+
 /// Applies `desired` unless `live` already matches it; returns the object as it now stands.
+///
+/// "Matches" means both: the live object holds every field of `desired` (so nobody changed
+/// them), and the last apply was of this very `desired` (so no field we used to set and no
+/// longer want, such as replicas handed to an autoscaler, still lingers).
 pub async fn apply<K>(api: &Api<K>, desired: &K, live: Option<K>) -> Result<K, Error>
 where
     K: Resource<Scope = NamespaceResourceScope>
@@ -45,15 +52,23 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
+    let fingerprint = superset_operator_render::checksum::of_json(&without_status(
+        serde_json::to_value(desired)?,
+    ));
+    let mut desired = desired.clone();
+    desired
+        .annotations_mut()
+        .insert(APPLIED.to_owned(), fingerprint.clone());
     if let Some(live) = live {
-        let want = serde_json::to_value(desired)?;
-        if is_subset(&without_status(want), &serde_json::to_value(&live)?) {
+        let same_apply = live.annotations().get(APPLIED) == Some(&fingerprint);
+        let want = without_status(serde_json::to_value(&desired)?);
+        if same_apply && is_subset(&want, &serde_json::to_value(&live)?) {
             return Ok(live);
         }
     }
     let name = desired.name_any();
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    Ok(api.patch(&name, &params, &Patch::Apply(desired)).await?)
+    Ok(api.patch(&name, &params, &Patch::Apply(&desired)).await?)
 }
 
 fn without_status(mut value: Value) -> Value {

@@ -376,11 +376,10 @@ fn aggregate(
         );
         ready += r;
         desired += d;
-        let is_ready = status
+        all_ready &= status
             .conditions
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True");
-        all_ready &= is_ready;
         components.insert(
             component.field().to_owned(),
             ComponentStatus {
@@ -395,74 +394,82 @@ fn aggregate(
             },
         );
     }
-    let (available, reason, message) = if statuses.is_empty() {
+    let stopped = superset.spec.stop == Some(true);
+    let replicas = format!("{ready}/{desired} replicas ready");
+    let (available, reason, message) = if stopped {
+        (
+            "False",
+            "Stopped",
+            "spec.stop is true: every component runs zero replicas".to_owned(),
+        )
+    } else if statuses.is_empty() {
         (
             "True",
             "NoComponentsEnabled",
             "no component is enabled".to_owned(),
         )
     } else if all_ready {
-        (
-            "True",
-            "AllComponentsReady",
-            format!("{ready}/{desired} replicas ready"),
-        )
+        ("True", "AllComponentsReady", replicas)
     } else {
-        (
-            "False",
-            "ComponentsNotReady",
-            format!("{ready}/{desired} replicas ready"),
-        )
+        ("False", "ComponentsNotReady", replicas)
     };
-    let mut conds = upsert(
-        &previous.conditions,
-        conditions::set(
-            &previous.conditions,
-            "Suspended",
-            "False",
-            "NotSuspended",
-            "reconciling",
-            generation,
-        ),
-    );
-    conds = upsert(
-        &conds,
-        conditions::set(
-            &previous.conditions,
-            "Available",
-            available,
-            reason,
-            &message,
-            generation,
-        ),
-    );
-    let progressing = if available == "True" {
-        ("False", "Settled", "every component is up to date")
-    } else {
-        (
+    let progressing = match available {
+        "True" => ("False", "Settled", "every component is up to date"),
+        _ if stopped => ("False", "Stopped", "every component is scaled to zero"),
+        _ => (
             "True",
             "RollingOut",
             "components are starting or rolling out",
+        ),
+    };
+    let stop = if stopped {
+        ("True", "Stopped", "every component is scaled to zero")
+    } else {
+        (
+            "False",
+            "Running",
+            "components run their configured replicas",
         )
     };
-    conds = upsert(
-        &conds,
-        conditions::set(
-            &previous.conditions,
+    let wanted = [
+        (
+            "Suspended",
+            "False",
+            "NotSuspended",
+            "reconciling".to_owned(),
+        ),
+        ("Available", available, reason, message),
+        (
             "Progressing",
             progressing.0,
             progressing.1,
-            progressing.2,
-            generation,
+            progressing.2.to_owned(),
         ),
+        ("Stopped", stop.0, stop.1, stop.2.to_owned()),
+    ];
+    let conds = wanted.iter().fold(
+        previous.conditions.clone(),
+        |conds, (type_, status, reason, message)| {
+            upsert(
+                &conds,
+                conditions::set(
+                    &previous.conditions,
+                    type_,
+                    status,
+                    reason,
+                    message,
+                    generation,
+                ),
+            )
+        },
     );
     SupersetStatus {
         conditions: conds,
         observed_generation: generation,
-        phase: Some(if available == "True" {
-            SupersetPhase::Running
-        } else {
-            SupersetPhase::Degraded
+        phase: Some(match (stopped, available) {
+            (true, _) => SupersetPhase::Stopped,
+            (false, "True") => SupersetPhase::Running,
+            (false, _) => SupersetPhase::Degraded,
         }),
         tag: Some(superset.spec.image.tag.clone()),
         ready: Some(format!("{ready}/{desired}")),

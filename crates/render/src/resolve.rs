@@ -679,17 +679,22 @@ fn resolve_component(
             .insert(labels::CONFIG_CHECKSUM.to_owned(), sum.clone());
     }
 
+    // Stopped: zero replicas and no autoscaler that would bring pods back.
+    let stopped = spec.stop == Some(true);
     let flat = FlatComponentSpec {
         image: image(&spec.image, view.image),
-        replicas: view.replicas.or(spec.replicas).unwrap_or(1),
+        replicas: if stopped {
+            0
+        } else {
+            view.replicas.or(spec.replicas).unwrap_or(1)
+        },
         deployment_template: merge::deployment_template(
             spec.deployment_template.as_ref(),
             view.deployment_template,
         ),
         pod_template: Some(Box::new(pod)),
         service_account_name: Some(service_account(spec, parent)),
-        autoscaling: component
-            .is_scalable()
+        autoscaling: (component.is_scalable() && !stopped)
             .then(|| view.autoscaling.or(spec.autoscaling.as_ref()).cloned())
             .flatten(),
         pod_disruption_budget: component

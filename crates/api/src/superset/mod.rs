@@ -230,6 +230,11 @@ pub struct SupersetSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
 
+    /// Scale every component to zero (autoscalers removed) while keeping Services, ConfigMaps
+    /// and Secrets; clearing it brings the replicas of the spec back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<bool>,
+
     /// Any string; changing it restarts every component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_reload: Option<String>,

@@ -65,6 +65,8 @@ pub enum SupersetPhase {
     Degraded,
     /// `spec.suspend` is true: nothing is written.
     Suspended,
+    /// `spec.stop` is true: every component runs zero replicas.
+    Stopped,
     /// The pipeline cannot proceed until the spec is fixed (for example an invalid schedule).
     Blocked,
     /// A supervised upgrade waits for approval.

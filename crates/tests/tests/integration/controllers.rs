@@ -583,3 +583,115 @@ async fn ingress_and_network_policies_follow_the_spec() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[tokio::test]
+async fn stop_scales_to_zero_and_resume_restores_while_autoscaled_replicas_are_left_alone() {
+    let env = superset_operator_testkit::cluster().await;
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let spec = json!({
+        "webServer": { "replicas": 2 },
+        "celeryWorker": { "autoscaling": { "minReplicas": 1, "maxReplicas": 5 } },
+    });
+    supersets
+        .create(&PostParams::default(), &superset(spec))
+        .await
+        .unwrap();
+    wait_available(&supersets, "3/3").await;
+    let deployments: Api<Deployment> = env.api();
+
+    // An autoscaler decides the worker's replicas; a reconcile never resets them.
+    let scale = json!({ "spec": { "replicas": 3 } });
+    deployments
+        .patch(
+            "dev-celery-worker",
+            &PatchParams::default(),
+            &Patch::Merge(&scale),
+        )
+        .await
+        .unwrap();
+    let touch = json!({ "spec": { "celeryWorker": { "config": "X = 1" } } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .unwrap();
+    wait_available(&supersets, "5/5").await;
+    assert_eq!(
+        deployments
+            .get("dev-celery-worker")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .replicas,
+        Some(3)
+    );
+
+    let stop = json!({ "spec": { "stop": true } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&stop))
+        .await
+        .unwrap();
+    let stopped = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            s.ready.as_deref() == Some("0/0")
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Stopped" && c.status == "True")
+        })
+    });
+    tokio::time::timeout(TIMEOUT, stopped)
+        .await
+        .expect("the Superset did not stop")
+        .unwrap();
+    for name in ["dev-web-server", "dev-celery-worker"] {
+        assert_eq!(
+            deployments.get(name).await.unwrap().spec.unwrap().replicas,
+            Some(0),
+            "{name}"
+        );
+    }
+    let autoscalers: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> = env.api();
+    assert!(
+        autoscalers
+            .get_opt("dev-celery-worker")
+            .await
+            .unwrap()
+            .is_none(),
+        "an autoscaler would bring pods back"
+    );
+    let services: Api<Service> = env.api();
+    let config_maps: Api<ConfigMap> = env.api();
+    assert!(services.get_opt("dev-web-server").await.unwrap().is_some());
+    assert!(
+        config_maps
+            .get_opt("dev-web-server-config")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let resume = json!({ "spec": { "stop": null } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&resume))
+        .await
+        .unwrap();
+    wait_available(&supersets, "3/3").await;
+    assert_eq!(
+        deployments
+            .get("dev-web-server")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .replicas,
+        Some(2)
+    );
+    assert!(
+        autoscalers
+            .get_opt("dev-celery-worker")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
