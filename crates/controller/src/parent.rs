@@ -2,16 +2,17 @@
 //! itself (ConfigMaps, the web server's Service, the ServiceAccount), removes what a removed
 //! component leaves behind, and aggregates the children's status.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
@@ -21,8 +22,9 @@ use superset_operator_api::{
     Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
     SupersetWebServer, SupersetWebsocketServer,
 };
+use superset_operator_render::references::{self, Reference};
 use superset_operator_render::{
-    Child, Component, Resolved, labels, naming, networking, resolve, workload,
+    Child, Component, Resolved, checksum, labels, naming, networking, resolve, workload,
 };
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
@@ -37,7 +39,23 @@ struct Context {
 pub async fn run(client: Client, scope: Scope) {
     let api: Api<Superset> = scope.api(&client);
     let config = watcher::Config::default;
-    Controller::new(api, config())
+    let controller = Controller::new(api, config());
+    let (for_secrets, for_config_maps) = (controller.store(), controller.store());
+    controller
+        .watches(scope.api::<Secret>(&client), config(), move |secret| {
+            referencing(
+                &for_secrets,
+                &Reference::Secret(secret.name_any()),
+                secret.namespace(),
+            )
+        })
+        .watches(scope.api::<ConfigMap>(&client), config(), move |map| {
+            referencing(
+                &for_config_maps,
+                &Reference::ConfigMap(map.name_any()),
+                map.namespace(),
+            )
+        })
         .owns(scope.api::<SupersetWebServer>(&client), config())
         .owns(scope.api::<SupersetCeleryWorker>(&client), config())
         .owns(scope.api::<SupersetCeleryBeat>(&client), config())
@@ -58,6 +76,70 @@ pub async fn run(client: Client, scope: Scope) {
         .await;
 }
 
+/// The Supersets in `namespace` whose pods read `reference`.
+fn referencing(
+    store: &Store<Superset>,
+    reference: &Reference,
+    namespace: Option<String>,
+) -> Vec<ObjectRef<Superset>> {
+    store
+        .state()
+        .iter()
+        .filter(|superset| superset.namespace() == namespace)
+        .filter(|superset| {
+            resolve(superset).is_ok_and(|resolved| {
+                let name = superset.name_any();
+                resolved.components.iter().any(|c| {
+                    let own = naming::component_config_map(&name, c.component);
+                    c.child
+                        .flat()
+                        .pod_template
+                        .as_ref()
+                        .is_some_and(|pod| references::of_pod(pod, &own).contains(reference))
+                })
+            })
+        })
+        .map(|superset| ObjectRef::from_obj(superset.as_ref()))
+        .collect()
+}
+
+/// A hash of the data of everything a component's pods read from Secrets and ConfigMaps, or
+/// `None` when they read nothing. Only the hash leaves this function.
+async fn referenced_data_hash(
+    client: &Client,
+    namespace: &str,
+    references: &BTreeSet<Reference>,
+) -> Result<Option<String>, Error> {
+    if references.is_empty() {
+        return Ok(None);
+    }
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let mut hashes = Vec::new();
+    for reference in references {
+        let hash = match reference {
+            Reference::Secret(name) => {
+                let data = secrets
+                    .get_opt(name)
+                    .await?
+                    .map(|s| s.data.unwrap_or_default());
+                checksum::of_json(&(name, data))
+            }
+            Reference::ConfigMap(name) => {
+                let data = config_maps.get_opt(name).await?.map(|c| {
+                    (
+                        c.data.unwrap_or_default(),
+                        c.binary_data.unwrap_or_default(),
+                    )
+                });
+                checksum::of_json(&(name, data))
+            }
+        };
+        hashes.push(hash);
+    }
+    Ok(Some(checksum::of_json(&hashes)))
+}
+
 fn error_policy(_superset: Arc<Superset>, error: &Error, _ctx: Arc<Context>) -> Action {
     tracing::warn!(%error, "Superset reconcile failed; retrying");
     Action::requeue(Duration::from_secs(5))
@@ -75,7 +157,20 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         return Ok(Action::await_change());
     }
 
-    let resolved = resolve(&superset)?;
+    let mut resolved = resolve(&superset)?;
+    for component in &mut resolved.components {
+        let own = naming::component_config_map(&name, component.component);
+        let read = component
+            .child
+            .flat()
+            .pod_template
+            .as_ref()
+            .map(|pod| references::of_pod(pod, &own))
+            .unwrap_or_default();
+        if let Some(hash) = referenced_data_hash(client, &namespace, &read).await? {
+            references::fold_into(&mut component.child, &hash);
+        }
+    }
     let owner = owner_reference(superset.as_ref());
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
 

@@ -15,6 +15,7 @@ pub mod merge;
 pub mod naming;
 pub mod networking;
 pub mod python;
+pub mod references;
 pub mod resolve;
 mod shell;
 pub mod tuning;

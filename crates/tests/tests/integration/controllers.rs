@@ -695,3 +695,99 @@ async fn stop_scales_to_zero_and_resume_restores_while_autoscaled_replicas_are_l
             .is_some()
     );
 }
+
+async fn checksums(deployments: &Api<Deployment>) -> BTreeMap<String, Option<String>> {
+    deployments
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|d| (d.name_any(), checksum_of(d)))
+        .collect()
+}
+
+async fn wait_for_roll(deployments: &Api<Deployment>, name: &str, old: Option<String>) {
+    let rolled = await_condition(deployments.clone(), name, move |d: Option<&Deployment>| {
+        d.is_some_and(|d| checksum_of(d) != old)
+    });
+    tokio::time::timeout(TIMEOUT, rolled)
+        .await
+        .unwrap_or_else(|_| panic!("{name} did not roll"))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_rotated_secret_rolls_exactly_the_components_that_read_it() {
+    let env = superset_operator_testkit::cluster().await;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = env.api();
+    for (name, key) in [("app", "secret-key"), ("web-only", "token")] {
+        let secret = serde_json::from_value(
+            json!({ "metadata": { "name": name }, "stringData": { key: "v1" } }),
+        )
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let mut manifest = superset(json!({
+        "webServer": { "podTemplate": { "container": { "env": [
+            { "name": "EXTRA_TOKEN", "valueFrom": { "secretKeyRef": { "name": "web-only", "key": "token" } } }
+        ] } } },
+        "celeryWorker": {},
+        "celeryBeat": {},
+    }));
+    manifest.spec.secret_key = None;
+    manifest.spec.secret_key_from =
+        Some(serde_json::from_value(json!({ "name": "app", "key": "secret-key" })).unwrap());
+    supersets
+        .create(&PostParams::default(), &manifest)
+        .await
+        .unwrap();
+    wait_available(&supersets, "3/3").await;
+    let deployments: Api<Deployment> = env.api();
+
+    let before = checksums(&deployments).await;
+    let rotate = json!({ "stringData": { "token": "v2" } });
+    secrets
+        .patch("web-only", &PatchParams::default(), &Patch::Merge(&rotate))
+        .await
+        .unwrap();
+    wait_for_roll(
+        &deployments,
+        "dev-web-server",
+        before["dev-web-server"].clone(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = checksums(&deployments).await;
+    assert_eq!(
+        after["dev-celery-worker"], before["dev-celery-worker"],
+        "the worker does not read web-only"
+    );
+    assert_eq!(after["dev-celery-beat"], before["dev-celery-beat"]);
+
+    let rotate = json!({ "stringData": { "secret-key": "v2" } });
+    secrets
+        .patch("app", &PatchParams::default(), &Patch::Merge(&rotate))
+        .await
+        .unwrap();
+    for name in ["dev-web-server", "dev-celery-worker", "dev-celery-beat"] {
+        wait_for_roll(&deployments, name, after[name].clone()).await;
+    }
+    // Only hashes travel: no secret value appears in what the operator wrote.
+    let children = env
+        .kubectl()
+        .args(["get", "superset-all,configmap", "-o", "json"])
+        .output()
+        .unwrap();
+    let written = String::from_utf8(children.stdout).unwrap();
+    assert!(written.contains("dev-web-server-config"));
+    assert!(
+        !written.contains("\"v2\"") && !written.contains("djI="),
+        "a secret value leaked into an object"
+    );
+}
