@@ -30,7 +30,7 @@ use superset_operator_api::{
 use superset_operator_render::{Component, naming, workload};
 
 use crate::apply::{self, Control, FIELD_MANAGER, owner_reference};
-use crate::{Error, Scope, conditions};
+use crate::{Error, Scope, conditions, events};
 
 /// What the generic controller needs to know about a child kind.
 pub trait ComponentChild:
@@ -177,6 +177,18 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
         .filter(|d| d.uid() == tracked.as_ref().map(|t| t.uid.clone()));
     let status = child_status(child.as_ref(), flat, deployment.as_ref(), tracked, problem);
     if child.child_status() != Some(&status) {
+        let before = child
+            .child_status()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        events::on_transition(
+            &ctx.client,
+            child.as_ref(),
+            &before,
+            &status.conditions,
+            "Ready",
+        )
+        .await;
         let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
         let patch =
             json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });

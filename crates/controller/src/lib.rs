@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod child;
 mod conditions;
+mod events;
 pub mod parent;
 
 use k8s_openapi::NamespaceResourceScope;

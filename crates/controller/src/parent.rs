@@ -29,7 +29,7 @@ use superset_operator_render::{
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
 use crate::child::{ComponentChild, sync};
-use crate::{Error, Scope, conditions};
+use crate::{Error, Scope, conditions, events};
 
 struct Context {
     client: Client,
@@ -526,7 +526,27 @@ fn aggregate(
             "components run their configured replicas",
         )
     };
+    let blocked: Vec<String> = statuses
+        .values()
+        .flatten()
+        .flat_map(|s| {
+            s.conditions
+                .iter()
+                .filter(|c| c.type_ == "Ready" && c.reason == "ManagedNameTaken")
+                .map(|c| c.message.clone())
+        })
+        .collect();
+    let degraded = if blocked.is_empty() {
+        (
+            "False",
+            "Healthy",
+            "nothing blocks the components".to_owned(),
+        )
+    } else {
+        ("True", "ManagedNameTaken", blocked.join("; "))
+    };
     let wanted = [
+        ("Degraded", degraded.0, degraded.1, degraded.2),
         (
             "Suspended",
             "False",
@@ -580,6 +600,14 @@ async fn write_status(
 ) -> Result<(), Error> {
     if superset.status.as_ref() == Some(&status) {
         return Ok(());
+    }
+    let before = superset
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    for type_ in ["Available", "Degraded", "Stopped", "Suspended"] {
+        events::on_transition(client, superset, &before, &status.conditions, type_).await;
     }
     let api: Api<Superset> = Api::namespaced(
         client.clone(),

@@ -332,6 +332,29 @@ async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alon
         .await
         .expect("the taken name was not reported")
         .unwrap();
+    let degraded = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Degraded" && c.status == "True" && c.reason == "ManagedNameTaken"
+            })
+        })
+    });
+    tokio::time::timeout(TIMEOUT, degraded)
+        .await
+        .expect("the parent did not report Degraded")
+        .unwrap();
+    let events: Api<k8s_openapi::api::events::v1::Event> = env.api();
+    let warnings: Vec<_> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("ManagedNameTaken") && e.type_.as_deref() == Some("Warning")
+        })
+        .collect();
+    assert!(!warnings.is_empty(), "no Warning event for the taken name");
     let still = deployments.get("dev-celery-worker").await.unwrap();
     assert_eq!(still.uid(), squatter.uid());
     assert_eq!(
