@@ -2,7 +2,6 @@
 //! live object already holds every field we would write. A reconcile with nothing to change
 //! therefore sends no write request at all.
 
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::{Resource, ResourceExt};
@@ -46,11 +45,7 @@ pub const APPLIED: &str = "superset.apache.org/applied";
 /// longer want, such as replicas handed to an autoscaler, still lingers).
 pub async fn apply<K>(api: &Api<K>, desired: &K, live: Option<K>) -> Result<K, Error>
 where
-    K: Resource<Scope = NamespaceResourceScope>
-        + Clone
-        + Serialize
-        + DeserializeOwned
-        + std::fmt::Debug,
+    K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
     let fingerprint = superset_operator_render::checksum::of_json(&without_status(
         serde_json::to_value(desired)?,

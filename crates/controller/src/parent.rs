@@ -10,7 +10,9 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::DynamicObject;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::GroupVersionKind;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
@@ -223,10 +225,129 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     .await?;
 
     reconcile_networking(client, &superset, &resolved, &owner).await?;
+    let optional = reconcile_optional_kinds(client, &superset, &resolved, &owner).await?;
 
-    let status = aggregate(&superset, &statuses);
+    let status = aggregate(&superset, &statuses, &optional.conditions);
     write_status(client, &superset, status).await?;
-    Ok(Action::await_change())
+    // A wanted kind whose CRD is not installed yet is looked for again later.
+    Ok(if optional.missing {
+        Action::requeue(OPTIONAL_KIND_RETRY)
+    } else {
+        Action::await_change()
+    })
+}
+
+/// How often a Superset that wants a kind whose CRD is missing looks for it again.
+const OPTIONAL_KIND_RETRY: Duration = Duration::from_secs(15);
+
+/// Conditions about kinds that need CRDs of other projects (Gateway API, Prometheus Operator).
+struct OptionalKinds {
+    conditions: Vec<(&'static str, &'static str, &'static str, String)>,
+    missing: bool,
+}
+
+/// The HTTPRoute and the ServiceMonitor, when asked for and when their CRDs are installed.
+async fn reconcile_optional_kinds(
+    client: &Client,
+    superset: &Superset,
+    resolved: &Resolved,
+    owner: &OwnerReference,
+) -> Result<OptionalKinds, Error> {
+    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let name = superset.name_any();
+    let spec = &superset.spec;
+    let route = spec
+        .networking
+        .as_ref()
+        .and_then(|n| n.gateway.as_ref())
+        .map(|gateway| {
+            networking::http_route(
+                &name,
+                &namespace,
+                gateway,
+                &networking::routes(spec, &name, resolved),
+            )
+        });
+    let monitor = spec
+        .monitoring
+        .as_ref()
+        .and_then(|m| m.service_monitor.as_ref())
+        .map(|monitor| networking::service_monitor(&name, &namespace, monitor));
+    let mut optional = OptionalKinds {
+        conditions: Vec::new(),
+        missing: false,
+    };
+    for (condition, gvk, desired) in [
+        (
+            "RouteReady",
+            GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+            route,
+        ),
+        (
+            "MonitoringReady",
+            GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
+            monitor,
+        ),
+    ] {
+        let resource = match kube::discovery::pinned_kind(client, &gvk).await {
+            Ok((resource, _)) => resource,
+            Err(_) if desired.is_some() => {
+                let message = format!(
+                    "the {} CRD ({}) is not installed; it is created once the CRD appears",
+                    gvk.kind, gvk.group
+                );
+                optional
+                    .conditions
+                    .push((condition, "False", "CRDMissing", message));
+                optional.missing = true;
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
+        let live = api.get_opt(&name).await?;
+        match (apply::control(live.as_ref(), &owner.uid), desired) {
+            (apply::Control::Absent | apply::Control::Ours, Some(mut desired)) => {
+                desired["metadata"]["ownerReferences"] = serde_json::to_value(vec![owner])?;
+                let desired: DynamicObject = serde_json::from_value(desired)?;
+                apply::apply(&api, &desired, live).await?;
+                optional.conditions.push((
+                    condition,
+                    "True",
+                    "Applied",
+                    format!("{} {name} is applied", gvk.kind),
+                ));
+            }
+            (apply::Control::Ours, None) => {
+                let uid = live.and_then(|l| l.uid()).unwrap_or_default();
+                apply::delete_exact(&api, &name, &uid).await?;
+            }
+            (apply::Control::Foreign(other), Some(_)) => {
+                optional.conditions.push((
+                    condition,
+                    "False",
+                    "ManagedNameTaken",
+                    format!(
+                        "{} {name} is controlled by {other}; it is left alone",
+                        gvk.kind
+                    ),
+                ));
+            }
+            (apply::Control::Unowned, Some(_)) => {
+                optional.conditions.push((
+                    condition,
+                    "False",
+                    "ManagedNameTaken",
+                    format!(
+                        "{} {name} exists and is not managed by this operator; it is left alone",
+                        gvk.kind
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(optional)
 }
 
 /// The Ingress and the NetworkPolicies: applied while asked for, removed when not.
@@ -458,6 +579,7 @@ fn upsert(
 fn aggregate(
     superset: &Superset,
     statuses: &BTreeMap<Component, Option<ComponentChildStatus>>,
+    extra: &[(&'static str, &'static str, &'static str, String)],
 ) -> SupersetStatus {
     let previous = superset.status.clone().unwrap_or_default();
     let generation = superset.meta().generation;
@@ -562,7 +684,7 @@ fn aggregate(
         ),
         ("Stopped", stop.0, stop.1, stop.2.to_owned()),
     ];
-    let conds = wanted.iter().fold(
+    let conds = wanted.iter().chain(extra).fold(
         previous.conditions.clone(),
         |conds, (type_, status, reason, message)| {
             upsert(

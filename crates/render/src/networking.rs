@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use superset_operator_api::SupersetSpec;
 use superset_operator_api::superset::Environment;
 use superset_operator_api::superset::networking::{
-    IngressPathType, IngressSpec, NetworkPolicySpec,
+    GatewaySpec, IngressPathType, IngressSpec, NetworkPolicySpec, ServiceMonitorSpec,
 };
 
 use crate::component::Component;
@@ -243,6 +243,80 @@ pub fn network_policy(
             egress: Some(egress),
         }),
     }
+}
+
+/// The Gateway API HTTPRoute: one rule per published component, most specific path first.
+pub fn http_route(
+    parent: &str,
+    namespace: &str,
+    spec: &GatewaySpec,
+    routes: &[Route],
+) -> serde_json::Value {
+    let reference = &spec.gateway_ref;
+    let mut parent_ref = serde_json::json!({ "name": reference.name });
+    for (key, value) in [
+        ("group", &reference.group),
+        ("kind", &reference.kind),
+        ("namespace", &reference.namespace),
+        ("sectionName", &reference.section_name),
+    ] {
+        if let Some(value) = value {
+            parent_ref[key] = serde_json::json!(value);
+        }
+    }
+    if let Some(port) = reference.port {
+        parent_ref["port"] = serde_json::json!(port);
+    }
+    let rules: Vec<_> = routes
+        .iter()
+        .map(|route| {
+            serde_json::json!({
+                "matches": [{ "path": { "type": "PathPrefix", "value": route.path } }],
+                "backendRefs": [{ "name": route.service, "port": route.port }],
+            })
+        })
+        .collect();
+    let mut spec_json = serde_json::json!({ "parentRefs": [parent_ref], "rules": rules });
+    if !spec.hostnames.is_empty() {
+        spec_json["hostnames"] = serde_json::json!(spec.hostnames);
+    }
+    serde_json::json!({
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {
+            "name": naming::route(parent),
+            "namespace": namespace,
+            "labels": route_labels(parent, &spec.labels),
+            "annotations": spec.annotations,
+        },
+        "spec": spec_json,
+    })
+}
+
+/// The Prometheus Operator ServiceMonitor that scrapes the web server.
+pub fn service_monitor(
+    parent: &str,
+    namespace: &str,
+    spec: &ServiceMonitorSpec,
+) -> serde_json::Value {
+    let mut endpoint = serde_json::json!({ "port": "http", "interval": spec.interval });
+    if let Some(timeout) = &spec.scrape_timeout {
+        endpoint["scrapeTimeout"] = serde_json::json!(timeout);
+    }
+    serde_json::json!({
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {
+            "name": naming::route(parent),
+            "namespace": namespace,
+            "labels": route_labels(parent, &spec.labels),
+        },
+        "spec": {
+            "selector": { "matchLabels": labels::selector(parent, Component::WebServer) },
+            "namespaceSelector": { "matchNames": [namespace] },
+            "endpoints": [endpoint],
+        },
+    })
 }
 
 #[cfg(test)]

@@ -814,3 +814,136 @@ async fn a_rotated_secret_rolls_exactly_the_components_that_read_it() {
         "a secret value leaked into an object"
     );
 }
+
+/// Installs a schemaless stand-in for another project's CRD (Prometheus Operator, Gateway API).
+async fn install_foreign_crd(env: &TestEnv, group: &str, kind: &str, plural: &str) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {
+            "name": format!("{plural}.{group}"),
+            // Groups under k8s.io are protected; a stand-in declares itself unapproved.
+            "annotations": { "api-approved.kubernetes.io": "unapproved, test stand-in" },
+        },
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": { "kind": kind, "plural": plural, "singular": kind.to_lowercase(), "listKind": format!("{kind}List") },
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } },
+            }],
+        },
+    }))
+    .unwrap();
+    let params = PatchParams::apply("superset-operator-tests").force();
+    crds.patch(
+        &crd.metadata.name.clone().unwrap(),
+        &params,
+        &Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
+    let name = crd.metadata.name.unwrap();
+    let established = await_condition(
+        crds,
+        &name,
+        kube::runtime::wait::conditions::is_crd_established(),
+    );
+    tokio::time::timeout(TIMEOUT, established)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn service_monitor_and_http_route_wait_for_their_crds() {
+    let env = superset_operator_testkit::cluster().await;
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let spec = json!({
+        "webServer": {},
+        "mcpServer": {},
+        "monitoring": { "serviceMonitor": { "interval": "15s" } },
+        "networking": { "gateway": { "gatewayRef": { "name": "public", "namespace": "gateways" }, "hostnames": ["bi.example.com"] } },
+    });
+    supersets
+        .create(&PostParams::default(), &superset(spec))
+        .await
+        .unwrap();
+    let reported = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "MonitoringReady" && c.reason == "CRDMissing")
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "RouteReady" && c.reason == "CRDMissing")
+        })
+    });
+    tokio::time::timeout(TIMEOUT, reported)
+        .await
+        .expect("missing CRDs were not reported")
+        .unwrap();
+
+    install_foreign_crd(
+        &env,
+        "monitoring.coreos.com",
+        "ServiceMonitor",
+        "servicemonitors",
+    )
+    .await;
+    install_foreign_crd(&env, "gateway.networking.k8s.io", "HTTPRoute", "httproutes").await;
+    let applied = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            ["MonitoringReady", "RouteReady"].iter().all(|t| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == *t && c.status == "True")
+            })
+        })
+    });
+    tokio::time::timeout(TIMEOUT, applied)
+        .await
+        .expect("the ServiceMonitor and HTTPRoute were not created")
+        .unwrap();
+
+    let monitor = env
+        .kubectl()
+        .args([
+            "get",
+            "servicemonitors.monitoring.coreos.com",
+            "dev",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let monitor: serde_json::Value = serde_json::from_slice(&monitor.stdout).unwrap();
+    assert_eq!(monitor["spec"]["endpoints"][0]["interval"], "15s");
+    assert_eq!(
+        monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"],
+        "web-server"
+    );
+    let route = env
+        .kubectl()
+        .args([
+            "get",
+            "httproutes.gateway.networking.k8s.io",
+            "dev",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let route: serde_json::Value = serde_json::from_slice(&route.stdout).unwrap();
+    assert_eq!(route["spec"]["parentRefs"][0]["namespace"], "gateways");
+    let paths: Vec<&str> = route["spec"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["matches"][0]["path"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["/mcp", "/"]);
+    assert_eq!(route["metadata"]["ownerReferences"][0]["kind"], "Superset");
+}
