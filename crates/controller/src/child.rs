@@ -15,6 +15,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -96,6 +97,16 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope) {
             scope.api::<PodDisruptionBudget>(&client),
             watcher::Config::default(),
         )
+        // The parent's suspend flag governs the child: re-check when the parent changes.
+        .watches(
+            scope.api::<superset_operator_api::Superset>(&client),
+            watcher::Config::default(),
+            |superset| {
+                superset
+                    .namespace()
+                    .map(|namespace| ObjectRef::new(&superset.name_any()).within(&namespace))
+            },
+        )
         .run(
             reconcile::<K>,
             error_policy::<K>,
@@ -129,7 +140,15 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
     let mut problem = None;
     let mut tracked = recorded.clone();
     let mut requeue = None;
-    match apply::control(live.as_ref(), &child_uid) {
+    // A suspended parent suspends its children too: status only.
+    let suspended = parent_suspended(&ctx.client, &namespace, child.as_ref()).await?;
+    let control = if suspended {
+        None
+    } else {
+        Some(apply::control(live.as_ref(), &child_uid))
+    };
+    match control.unwrap_or(Control::Absent) {
+        _ if suspended => {}
         Control::Absent | Control::Ours => {
             let mut desired = workload::deployment(&parent, Some(&namespace), component, flat);
             desired.metadata.owner_references = Some(vec![owner.clone()]);
@@ -159,7 +178,7 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
         }
     }
 
-    if problem.is_none() {
+    if problem.is_none() && !suspended {
         reconcile_satellites(
             &ctx.client,
             &namespace,
@@ -200,6 +219,27 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
         .await?;
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Whether the `Superset` controlling `child` is suspended.
+async fn parent_suspended<K: ComponentChild>(
+    client: &Client,
+    namespace: &str,
+    child: &K,
+) -> Result<bool, Error> {
+    let Some(owner) = child
+        .owner_references()
+        .iter()
+        .find(|r| r.controller == Some(true) && r.kind == "Superset")
+    else {
+        return Ok(false);
+    };
+    let supersets: Api<superset_operator_api::Superset> =
+        Api::namespaced(client.clone(), namespace);
+    Ok(supersets
+        .get_opt(&owner.name)
+        .await?
+        .is_some_and(|s| s.spec.suspend == Some(true)))
 }
 
 /// The Service (for kinds that own one), the autoscaler and the disruption budget: applied

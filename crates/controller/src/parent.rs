@@ -154,7 +154,15 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     let client = &ctx.client;
 
     if superset.spec.suspend == Some(true) {
-        let status = suspended_status(&superset);
+        // Nothing is written but status, which keeps following the children.
+        let mut statuses = BTreeMap::new();
+        for component in resolve(&superset)?.components {
+            statuses.insert(
+                component.component,
+                read_child_status(client, &namespace, &name, component.component).await?,
+            );
+        }
+        let status = suspended_status(&superset, aggregate(&superset, &statuses, &[]));
         write_status(client, &superset, status).await?;
         return Ok(Action::await_change());
     }
@@ -543,23 +551,55 @@ async fn remove_component(
     .await
 }
 
-fn suspended_status(superset: &Superset) -> SupersetStatus {
-    let mut status = superset.status.clone().unwrap_or_default();
-    let generation = superset.meta().generation;
-    status.conditions = upsert(
-        &status.conditions,
-        conditions::set(
-            &status.conditions,
-            "Suspended",
-            "True",
-            "Suspended",
-            "spec.suspend is true: nothing is written",
-            generation,
-        ),
+fn suspended_status(superset: &Superset, mut status: SupersetStatus) -> SupersetStatus {
+    let previous = superset.status.clone().unwrap_or_default();
+    let suspended = conditions::set(
+        &previous.conditions,
+        "Suspended",
+        "True",
+        "Suspended",
+        "spec.suspend is true: nothing is written",
+        superset.meta().generation,
     );
+    status.conditions = upsert(&status.conditions, suspended);
     status.phase = Some(SupersetPhase::Suspended);
-    status.observed_generation = generation;
     status
+}
+
+async fn read_typed<K: ComponentChild>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ComponentChildStatus>, Error> {
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    Ok(api
+        .get_opt(name)
+        .await?
+        .and_then(|child| child.child_status().cloned()))
+}
+
+/// The status a component's child reports, if the child exists.
+async fn read_child_status(
+    client: &Client,
+    namespace: &str,
+    parent: &str,
+    component: Component,
+) -> Result<Option<ComponentChildStatus>, Error> {
+    let name = naming::child(parent);
+    match component {
+        Component::WebServer => read_typed::<SupersetWebServer>(client, namespace, &name).await,
+        Component::CeleryWorker => {
+            read_typed::<SupersetCeleryWorker>(client, namespace, &name).await
+        }
+        Component::CeleryBeat => read_typed::<SupersetCeleryBeat>(client, namespace, &name).await,
+        Component::CeleryFlower => {
+            read_typed::<SupersetCeleryFlower>(client, namespace, &name).await
+        }
+        Component::McpServer => read_typed::<SupersetMcpServer>(client, namespace, &name).await,
+        Component::WebsocketServer => {
+            read_typed::<SupersetWebsocketServer>(client, namespace, &name).await
+        }
+    }
 }
 
 fn upsert(

@@ -465,6 +465,38 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
         .await
         .expect("suspension not reported")
         .unwrap();
+    // Status stays current while suspended: losing a pod shows in it.
+    let beat: Api<Deployment> = env.api();
+    let scale = json!({ "spec": { "replicas": 0 } });
+    beat.patch(
+        "dev-celery-beat",
+        &PatchParams::default(),
+        &Patch::Merge(&scale),
+    )
+    .await
+    .unwrap();
+    let current = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Available" && c.status == "False")
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Suspended" && c.status == "True")
+        })
+    });
+    tokio::time::timeout(TIMEOUT, current)
+        .await
+        .expect("status did not follow the children while suspended")
+        .unwrap();
+    let replicas = beat
+        .get("dev-celery-beat")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .replicas;
+    assert_eq!(replicas, Some(0), "nothing is repaired while suspended");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = writes.count();
     let change = json!({ "spec": { "webServer": { "replicas": 3 } } });
