@@ -836,7 +836,7 @@ async fn a_rotated_secret_rolls_exactly_the_components_that_read_it() {
     // Only hashes travel: no secret value appears in what the operator wrote.
     let children = env
         .kubectl()
-        .args(["get", "superset-all,configmap", "-o", "json"])
+        .args(["get", "superset-all,configmap,events", "-o", "json"])
         .output()
         .unwrap();
     let written = String::from_utf8(children.stdout).unwrap();
@@ -978,4 +978,103 @@ async fn service_monitor_and_http_route_wait_for_their_crds() {
         .collect();
     assert_eq!(paths, ["/mcp", "/"]);
     assert_eq!(route["metadata"]["ownerReferences"][0]["kind"], "Superset");
+}
+
+#[tokio::test]
+async fn an_impostor_replacing_a_managed_deployment_is_replaced_without_churn() {
+    let env = superset_operator_testkit::cluster().await;
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "webServer": {} })),
+        )
+        .await
+        .unwrap();
+    wait_available(&supersets, "1/1").await;
+    let web: Api<SupersetWebServer> = env.api();
+    let original = web
+        .get("dev")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .deployment
+        .unwrap()
+        .uid;
+
+    // While the operator is suspended, someone swaps the Deployment for one of their own.
+    let suspend = json!({ "spec": { "suspend": true } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&suspend))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deployments: Api<Deployment> = env.api();
+    deployments
+        .delete("dev-web-server", &kube::api::DeleteParams::background())
+        .await
+        .unwrap();
+    let gone = await_condition(
+        deployments.clone(),
+        "dev-web-server",
+        |d: Option<&Deployment>| d.is_none(),
+    );
+    tokio::time::timeout(TIMEOUT, gone).await.unwrap().unwrap();
+    let impostor: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "dev-web-server" },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": { "app": "impostor" } },
+            "template": { "metadata": { "labels": { "app": "impostor" } }, "spec": { "containers": [{ "name": "x", "image": "x" }] } },
+        },
+    }))
+    .unwrap();
+    let impostor_uid = deployments
+        .create(&PostParams::default(), &impostor)
+        .await
+        .unwrap()
+        .uid()
+        .unwrap();
+
+    let resume = json!({ "spec": { "suspend": null } });
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(&resume))
+        .await
+        .unwrap();
+    let replaced = await_condition(web.clone(), "dev", move |w: Option<&SupersetWebServer>| {
+        w.and_then(|w| w.status.as_ref())
+            .and_then(|s| s.deployment.as_ref())
+            .is_some_and(|d| d.uid != original && d.uid != impostor_uid)
+    });
+    tokio::time::timeout(TIMEOUT, replaced)
+        .await
+        .expect("the impostor was not replaced")
+        .unwrap();
+    let recorded = web
+        .get("dev")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .deployment
+        .unwrap()
+        .uid;
+    // No churn: the recorded Deployment stays put.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let live = deployments.get("dev-web-server").await.unwrap();
+    assert_eq!(live.uid().unwrap(), recorded);
+    assert_eq!(live.owner_references()[0].kind, "SupersetWebServer");
+    assert_eq!(
+        web.get("dev")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .deployment
+            .unwrap()
+            .uid,
+        recorded
+    );
 }
