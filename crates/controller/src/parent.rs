@@ -41,7 +41,20 @@ struct Context {
 pub async fn run(client: Client, scope: Scope) {
     let api: Api<Superset> = scope.api(&client);
     let config = watcher::Config::default;
-    let controller = Controller::new(api, config());
+    let mut controller = Controller::new(api, config());
+    // Kinds of other projects are watched when their CRDs are installed at start-up; one that
+    // appears later is created by the periodic re-check, and watched after a restart.
+    for gvk in optional_kinds() {
+        if let Ok((resource, _)) = kube::discovery::pinned_kind(&client, &gvk).await {
+            let api = match &scope {
+                Scope::All => Api::<DynamicObject>::all_with(client.clone(), &resource),
+                Scope::Namespace(namespace) => {
+                    Api::namespaced_with(client.clone(), namespace, &resource)
+                }
+            };
+            controller = controller.owns_with(api, resource, config());
+        }
+    }
     let (for_secrets, for_config_maps) = (controller.store(), controller.store());
     controller
         .watches(scope.api::<Secret>(&client), config(), move |secret| {
@@ -245,6 +258,14 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     })
 }
 
+/// The HTTPRoute and ServiceMonitor kinds, whose CRDs other projects install.
+fn optional_kinds() -> [GroupVersionKind; 2] {
+    [
+        GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
+        GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
+    ]
+}
+
 /// How often a Superset that wants a kind whose CRD is missing looks for it again.
 const OPTIONAL_KIND_RETRY: Duration = Duration::from_secs(15);
 
@@ -285,17 +306,10 @@ async fn reconcile_optional_kinds(
         conditions: Vec::new(),
         missing: false,
     };
+    let [route_kind, monitor_kind] = optional_kinds();
     for (condition, gvk, desired) in [
-        (
-            "RouteReady",
-            GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute"),
-            route,
-        ),
-        (
-            "MonitoringReady",
-            GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
-            monitor,
-        ),
+        ("RouteReady", route_kind, route),
+        ("MonitoringReady", monitor_kind, monitor),
     ] {
         let resource = match kube::discovery::pinned_kind(client, &gvk).await {
             Ok((resource, _)) => resource,

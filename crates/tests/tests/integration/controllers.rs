@@ -978,6 +978,8 @@ async fn service_monitor_and_http_route_wait_for_their_crds() {
         .collect();
     assert_eq!(paths, ["/mcp", "/"]);
     assert_eq!(route["metadata"]["ownerReferences"][0]["kind"], "Superset");
+
+    drift_on_a_service_monitor_is_reverted().await;
 }
 
 #[tokio::test]
@@ -1077,4 +1079,68 @@ async fn an_impostor_replacing_a_managed_deployment_is_replaced_without_churn() 
             .uid,
         recorded
     );
+}
+
+/// Drift on a ServiceMonitor is reverted by the watch, for an operator that started after
+/// the CRD was installed. Called from `service_monitor_and_http_route_wait_for_their_crds`,
+/// because installed CRDs are shared by every test of the binary.
+async fn drift_on_a_service_monitor_is_reverted() {
+    let env = superset_operator_testkit::cluster().await;
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let spec =
+        json!({ "webServer": {}, "monitoring": { "serviceMonitor": { "interval": "20s" } } });
+    supersets
+        .create(&PostParams::default(), &superset(spec))
+        .await
+        .unwrap();
+    wait_available(&supersets, "1/1").await;
+    let interval = |env: &TestEnv| {
+        let output = env
+            .kubectl()
+            .args([
+                "get",
+                "servicemonitors.monitoring.coreos.com",
+                "dev",
+                "-o",
+                "jsonpath={.spec.endpoints[0].interval}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while interval(&env) != "20s" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ServiceMonitor was not created"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let edit = env
+        .kubectl()
+        .args([
+            "patch",
+            "servicemonitors.monitoring.coreos.com",
+            "dev",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/endpoints/0/interval","value":"99s"}]"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        edit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edit.stderr)
+    );
+    // Reverted by the watch, well before any periodic re-check.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while interval(&env) != "20s" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the edit was not reverted"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
