@@ -84,6 +84,21 @@ fn operator(env: &TestEnv) -> Writes {
     writes
 }
 
+/// `future`, or a panic saying `what` did not happen within the test timeout.
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(TIMEOUT, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+}
+
+/// A JSON merge patch on the Superset `dev`.
+async fn merge_spec(supersets: &Api<Superset>, patch: &serde_json::Value) {
+    supersets
+        .patch("dev", &PatchParams::default(), &Patch::Merge(patch))
+        .await
+        .unwrap();
+}
+
 fn superset(components: serde_json::Value) -> Superset {
     let mut spec = json!({
         "environment": "Development",
@@ -229,17 +244,13 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
         .map(|d| (d.name_any(), checksum_of(d)))
         .collect();
     let patch = json!({ "spec": { "webServer": { "config": "ROW_LIMIT = 10" } } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &patch).await;
     let changed = await_condition(deployments.clone(), "dev-web-server", {
         let old = before["dev-web-server"].clone();
         move |d: Option<&Deployment>| d.is_some_and(|d| checksum_of(d) != old)
     });
-    tokio::time::timeout(TIMEOUT, changed)
+    within("the web server did not roll", changed)
         .await
-        .expect("the web server did not roll")
         .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     for deployment in deployments.list(&Default::default()).await.unwrap().items {
@@ -256,33 +267,25 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
     // Removing a component deletes its child; adding it back recreates it.
     let flowers: Api<SupersetCeleryFlower> = env.api();
     let remove = json!({ "spec": { "celeryFlower": null } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&remove))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &remove).await;
     let gone = await_condition(
         flowers.clone(),
         "dev",
         |f: Option<&SupersetCeleryFlower>| f.is_none(),
     );
-    tokio::time::timeout(TIMEOUT, gone)
+    within("the Flower child was not removed", gone)
         .await
-        .expect("the Flower child was not removed")
         .unwrap();
     wait_available(&supersets, "4/4").await;
     let add = json!({ "spec": { "celeryFlower": {} } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&add))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &add).await;
     let back = await_condition(
         flowers.clone(),
         "dev",
         |f: Option<&SupersetCeleryFlower>| f.is_some(),
     );
-    tokio::time::timeout(TIMEOUT, back)
+    within("the Flower child was not recreated", back)
         .await
-        .expect("the Flower child was not recreated")
         .unwrap();
     wait_available(&supersets, "5/5").await;
 }
@@ -328,9 +331,8 @@ async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alon
             })
         },
     );
-    tokio::time::timeout(TIMEOUT, reported)
+    within("the taken name was not reported", reported)
         .await
-        .expect("the taken name was not reported")
         .unwrap();
     let degraded = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
         s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
@@ -339,9 +341,8 @@ async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alon
             })
         })
     });
-    tokio::time::timeout(TIMEOUT, degraded)
+    within("the parent did not report Degraded", degraded)
         .await
-        .expect("the parent did not report Degraded")
         .unwrap();
     let events: Api<k8s_openapi::api::events::v1::Event> = env.api();
     let warnings: Vec<_> = events
@@ -371,9 +372,8 @@ async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alon
             .and_then(|s| s.ready_replicas)
             == Some(2)
     });
-    tokio::time::timeout(TIMEOUT, ready)
+    within("the web server did not become ready", ready)
         .await
-        .expect("the web server did not become ready")
         .unwrap();
     let edit = json!({ "spec": { "replicas": 5 } });
     deployments
@@ -391,10 +391,7 @@ async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alon
             d.and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas) == Some(2)
         },
     );
-    tokio::time::timeout(TIMEOUT, reverted)
-        .await
-        .expect("the edit was not reverted")
-        .unwrap();
+    within("the edit was not reverted", reverted).await.unwrap();
 
     // A deleted Deployment is recreated, and its new identity recorded.
     let old_uid = deployments
@@ -412,9 +409,8 @@ async fn drift_is_reverted_deletions_are_recreated_and_foreign_objects_left_alon
             .and_then(|s| s.deployment.as_ref())
             .is_some_and(|d| d.uid != old_uid)
     });
-    tokio::time::timeout(TIMEOUT, recorded)
+    within("the deletion was not repaired", recorded)
         .await
-        .expect("the deletion was not repaired")
         .unwrap();
     let tracked = web
         .get("dev")
@@ -450,10 +446,7 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
     wait_available(&supersets, "2/2").await;
 
     let suspend = json!({ "spec": { "suspend": true } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&suspend))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &suspend).await;
     let suspended = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
         s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
             s.conditions
@@ -461,10 +454,7 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
                 .any(|c| c.type_ == "Suspended" && c.status == "True")
         })
     });
-    tokio::time::timeout(TIMEOUT, suspended)
-        .await
-        .expect("suspension not reported")
-        .unwrap();
+    within("suspension not reported", suspended).await.unwrap();
     // Status stays current while suspended: losing a pod shows in it.
     let beat: Api<Deployment> = env.api();
     let scale = json!({ "spec": { "replicas": 0 } });
@@ -485,10 +475,12 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
                     .any(|c| c.type_ == "Suspended" && c.status == "True")
         })
     });
-    tokio::time::timeout(TIMEOUT, current)
-        .await
-        .expect("status did not follow the children while suspended")
-        .unwrap();
+    within(
+        "status did not follow the children while suspended",
+        current,
+    )
+    .await
+    .unwrap();
     let replicas = beat
         .get("dev-celery-beat")
         .await
@@ -500,10 +492,7 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = writes.count();
     let change = json!({ "spec": { "webServer": { "replicas": 3 } } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&change))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &change).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let web: Api<SupersetWebServer> = env.api();
     assert_eq!(
@@ -517,10 +506,7 @@ async fn suspend_stops_writes_and_deleting_the_superset_removes_everything() {
     );
 
     let resume = json!({ "spec": { "suspend": null } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&resume))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &resume).await;
     wait_available(&supersets, "4/4").await;
 
     // Deleting the parent garbage-collects children, their Deployments and everything else.
@@ -618,10 +604,7 @@ async fn ingress_and_network_policies_follow_the_spec() {
     );
 
     let off = json!({ "spec": { "networking": null, "networkPolicy": null } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&off))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &off).await;
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while ingresses.get_opt("dev").await.unwrap().is_some()
         || !policies
@@ -666,10 +649,7 @@ async fn stop_scales_to_zero_and_resume_restores_while_autoscaled_replicas_are_l
         .await
         .unwrap();
     let touch = json!({ "spec": { "celeryWorker": { "config": "X = 1" } } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&touch))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &touch).await;
     wait_available(&supersets, "5/5").await;
     assert_eq!(
         deployments
@@ -683,10 +663,7 @@ async fn stop_scales_to_zero_and_resume_restores_while_autoscaled_replicas_are_l
     );
 
     let stop = json!({ "spec": { "stop": true } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&stop))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &stop).await;
     let stopped = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
         s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
             s.ready.as_deref() == Some("0/0")
@@ -695,10 +672,7 @@ async fn stop_scales_to_zero_and_resume_restores_while_autoscaled_replicas_are_l
                     .any(|c| c.type_ == "Stopped" && c.status == "True")
         })
     });
-    tokio::time::timeout(TIMEOUT, stopped)
-        .await
-        .expect("the Superset did not stop")
-        .unwrap();
+    within("the Superset did not stop", stopped).await.unwrap();
     for name in ["dev-web-server", "dev-celery-worker"] {
         assert_eq!(
             deployments.get(name).await.unwrap().spec.unwrap().replicas,
@@ -727,10 +701,7 @@ async fn stop_scales_to_zero_and_resume_restores_while_autoscaled_replicas_are_l
     );
 
     let resume = json!({ "spec": { "stop": null } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&resume))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &resume).await;
     wait_available(&supersets, "3/3").await;
     assert_eq!(
         deployments
@@ -913,9 +884,8 @@ async fn service_monitor_and_http_route_wait_for_their_crds() {
                     .any(|c| c.type_ == "RouteReady" && c.reason == "CRDMissing")
         })
     });
-    tokio::time::timeout(TIMEOUT, reported)
+    within("missing CRDs were not reported", reported)
         .await
-        .expect("missing CRDs were not reported")
         .unwrap();
 
     install_foreign_crd(
@@ -935,9 +905,8 @@ async fn service_monitor_and_http_route_wait_for_their_crds() {
             })
         })
     });
-    tokio::time::timeout(TIMEOUT, applied)
+    within("the ServiceMonitor and HTTPRoute were not created", applied)
         .await
-        .expect("the ServiceMonitor and HTTPRoute were not created")
         .unwrap();
 
     let monitor = env
@@ -1008,10 +977,7 @@ async fn an_impostor_replacing_a_managed_deployment_is_replaced_without_churn() 
 
     // While the operator is suspended, someone swaps the Deployment for one of their own.
     let suspend = json!({ "spec": { "suspend": true } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&suspend))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &suspend).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let deployments: Api<Deployment> = env.api();
     deployments
@@ -1041,18 +1007,14 @@ async fn an_impostor_replacing_a_managed_deployment_is_replaced_without_churn() 
         .unwrap();
 
     let resume = json!({ "spec": { "suspend": null } });
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(&resume))
-        .await
-        .unwrap();
+    merge_spec(&supersets, &resume).await;
     let replaced = await_condition(web.clone(), "dev", move |w: Option<&SupersetWebServer>| {
         w.and_then(|w| w.status.as_ref())
             .and_then(|s| s.deployment.as_ref())
             .is_some_and(|d| d.uid != original && d.uid != impostor_uid)
     });
-    tokio::time::timeout(TIMEOUT, replaced)
+    within("the impostor was not replaced", replaced)
         .await
-        .expect("the impostor was not replaced")
         .unwrap();
     let recorded = web
         .get("dev")
