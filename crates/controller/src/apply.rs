@@ -21,6 +21,12 @@ pub fn owner_reference<K: Resource<DynamicType = ()>>(owner: &K) -> OwnerReferen
         .expect("owners read from the API have a name and a UID")
 }
 
+/// `object` with a controller owner reference to `owner`.
+pub fn owned_by<K: Resource>(mut object: K, owner: &OwnerReference) -> K {
+    object.meta_mut().owner_references = Some(vec![owner.clone()]);
+    object
+}
+
 /// Whether `desired` is contained in `live`: every field we set has the value we want. Fields
 /// the API server defaults or other writers own are ignored.
 pub fn is_subset(desired: &Value, live: &Value) -> bool {

@@ -30,7 +30,7 @@ use superset_operator_api::{
 };
 use superset_operator_render::{Component, naming, workload};
 
-use crate::apply::{self, Control, FIELD_MANAGER, owner_reference};
+use crate::apply::{self, Control, FIELD_MANAGER, owned_by, owner_reference};
 use crate::{Error, Scope, conditions, events};
 
 /// What the generic controller needs to know about a child kind.
@@ -126,9 +126,9 @@ fn error_policy<K: ComponentChild>(_child: Arc<K>, error: &Error, _ctx: Arc<Cont
 }
 
 async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = child.namespace().ok_or(Error::MissingNamespace)?;
+    let namespace = child.namespace().ok_or(Error::MissingIdentity)?;
     let parent = child.name_any();
-    let child_uid = child.uid().ok_or(Error::MissingNamespace)?;
+    let child_uid = child.uid().ok_or(Error::MissingIdentity)?;
     let component = K::COMPONENT;
     let owner = owner_reference(child.as_ref());
     let flat = child.flat();
@@ -255,14 +255,12 @@ async fn reconcile_satellites<K: ComponentChild>(
     let component = K::COMPONENT;
     let flat = child.flat();
     let name = naming::workload(parent, component);
-    let with_owner = |mut meta: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        meta.owner_references = Some(vec![owner.clone()]);
-        meta
-    };
+    // Absent specs delete what is there: a removed autoscaler must not keep scaling.
     let service = child.owned_service().map(|spec| {
-        let mut s = workload::service(parent, Some(namespace), component, flat, spec);
-        s.metadata = with_owner(s.metadata);
-        s
+        owned_by(
+            workload::service(parent, Some(namespace), component, flat, spec),
+            owner,
+        )
     });
     sync(
         &Api::namespaced(client.clone(), namespace),
@@ -272,9 +270,10 @@ async fn reconcile_satellites<K: ComponentChild>(
     )
     .await?;
     let hpa = flat.autoscaling.as_ref().map(|spec| {
-        let mut h = workload::horizontal_pod_autoscaler(parent, Some(namespace), component, spec);
-        h.metadata = with_owner(h.metadata);
-        h
+        owned_by(
+            workload::horizontal_pod_autoscaler(parent, Some(namespace), component, spec),
+            owner,
+        )
     });
     sync(
         &Api::namespaced(client.clone(), namespace),
@@ -284,9 +283,10 @@ async fn reconcile_satellites<K: ComponentChild>(
     )
     .await?;
     let pdb = flat.pod_disruption_budget.as_ref().map(|spec| {
-        let mut p = workload::pod_disruption_budget(parent, Some(namespace), component, spec);
-        p.metadata = with_owner(p.metadata);
-        p
+        owned_by(
+            workload::pod_disruption_budget(parent, Some(namespace), component, spec),
+            owner,
+        )
     });
     sync(
         &Api::namespaced(client.clone(), namespace),

@@ -26,7 +26,7 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     /// The object has no namespace or UID (it was not read from the API).
     #[error("the object has no namespace or UID")]
-    MissingNamespace,
+    MissingIdentity,
     /// The Superset cannot be resolved.
     #[error(transparent)]
     Resolve(#[from] superset_operator_render::resolve::ResolveError),

@@ -161,9 +161,9 @@ fn error_policy(_superset: Arc<Superset>, error: &Error, _ctx: Arc<Context>) -> 
 }
 
 async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
     let name = superset.name_any();
-    let uid = superset.uid().ok_or(Error::MissingNamespace)?;
+    let uid = superset.uid().ok_or(Error::MissingIdentity)?;
     let client = &ctx.client;
 
     if superset.spec.suspend == Some(true) {
@@ -282,7 +282,7 @@ async fn reconcile_optional_kinds(
     resolved: &Resolved,
     owner: &OwnerReference,
 ) -> Result<OptionalKinds, Error> {
-    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
     let name = superset.name_any();
     let spec = &superset.spec;
     let route = spec
@@ -379,7 +379,7 @@ async fn reconcile_networking(
     resolved: &Resolved,
     owner: &OwnerReference,
 ) -> Result<(), Error> {
-    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
     let name = superset.name_any();
     let spec = &superset.spec;
     let owned = |mut meta: ObjectMeta| {
@@ -451,7 +451,7 @@ async fn reconcile_service_account(
         return Ok(());
     }
     let name = spec.name.clone().unwrap_or_else(|| superset.name_any());
-    let namespace = superset.namespace().ok_or(Error::MissingNamespace)?;
+    let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
     let account = ServiceAccount {
         metadata: ObjectMeta {
             name: Some(name.clone()),
@@ -787,7 +787,7 @@ async fn write_status(
     }
     let api: Api<Superset> = Api::namespaced(
         client.clone(),
-        &superset.namespace().ok_or(Error::MissingNamespace)?,
+        &superset.namespace().ok_or(Error::MissingIdentity)?,
     );
     let patch = json!({ "apiVersion": Superset::api_version(&()), "kind": Superset::kind(&()), "status": status });
     api.patch_status(

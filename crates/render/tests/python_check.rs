@@ -48,60 +48,32 @@ type Rendered = Vec<(String, String, Vec<(String, String)>)>;
 
 /// Every rendered config with the environment its pods get.
 fn rendered(resolved: &Resolved) -> Rendered {
-    let mut out = Vec::new();
-    for component in &resolved.components {
-        let Some(config) = component
-            .config_map
-            .as_ref()
-            .and_then(|c| c.data.as_ref())
-            .and_then(|d| d.get("superset_config.py"))
-        else {
-            continue;
-        };
-        let env = component
-            .child
-            .flat()
-            .pod_template
-            .as_ref()
-            .unwrap()
-            .container
-            .as_ref()
-            .unwrap()
-            .env
-            .clone();
-        out.push((
-            format!("{:?}", component.component),
-            config.clone(),
-            environment(&env),
-        ));
-    }
-    for task in &resolved.tasks {
-        let Some(config) = task
-            .config_map
-            .as_ref()
-            .and_then(|c| c.data.as_ref())
-            .and_then(|d| d.get("superset_config.py"))
-        else {
-            continue;
-        };
-        let env = task
-            .task
-            .spec
-            .pod_template
-            .as_ref()
-            .unwrap()
-            .container
-            .as_ref()
-            .unwrap()
-            .env
-            .clone();
-        out.push((
-            format!("{:?}", task.task_type),
-            config.clone(),
-            environment(&env),
-        ));
-    }
-    out
+    let components = resolved.components.iter().map(|c| {
+        (
+            format!("{:?}", c.component),
+            c.config_map.as_ref(),
+            c.child.flat().pod_template.as_deref(),
+        )
+    });
+    let tasks = resolved.tasks.iter().map(|t| {
+        (
+            format!("{:?}", t.task_type),
+            t.config_map.as_ref(),
+            t.task.spec.pod_template.as_deref(),
+        )
+    });
+    components
+        .chain(tasks)
+        .filter_map(|(what, config_map, pod)| {
+            let config = config_map?
+                .data
+                .as_ref()?
+                .get("superset_config.py")?
+                .clone();
+            let env = pod?.container.as_ref()?.env.clone();
+            Some((what, config, environment(&env)))
+        })
+        .collect()
 }
 
 fn script(name: &str) -> PathBuf {

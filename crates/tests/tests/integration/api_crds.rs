@@ -9,6 +9,15 @@ use superset_operator_api::image::{DEFAULT_SUPERSET_REPOSITORY, PullPolicy};
 use superset_operator_api::superset::Environment;
 use superset_operator_testkit::TestEnv;
 
+/// Supersets as plain JSON, to send exactly what a user's manifest holds.
+fn untyped(env: &TestEnv) -> Api<kube::api::DynamicObject> {
+    Api::namespaced_with(
+        env.client.clone(),
+        &env.namespace,
+        &kube::api::ApiResource::erase::<Superset>(&()),
+    )
+}
+
 fn kubectl(env: &TestEnv, args: &[&str]) -> String {
     let output = env.kubectl().args(args).output().expect("running kubectl");
     assert!(
@@ -61,11 +70,7 @@ async fn minimal_development_superset_is_accepted_with_server_defaults() {
         sent["spec"]["image"].get("pullPolicy").is_some(),
         "our Default fills pullPolicy client-side too"
     );
-    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        env.client.clone(),
-        &env.namespace,
-        &kube::api::ApiResource::erase::<Superset>(&()),
-    );
+    let raw: Api<kube::api::DynamicObject> = untyped(&env);
     let bare: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "superset.apache.org/v1alpha1",
         "kind": "Superset",
@@ -94,11 +99,7 @@ async fn minimal_development_superset_is_accepted_with_server_defaults() {
 #[tokio::test]
 async fn production_superset_with_secret_references_is_accepted() {
     let env = superset_operator_testkit::api().await;
-    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        env.client.clone(),
-        &env.namespace,
-        &kube::api::ApiResource::erase::<Superset>(&()),
-    );
+    let raw: Api<kube::api::DynamicObject> = untyped(&env);
     let manifest: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "superset.apache.org/v1alpha1",
         "kind": "Superset",
@@ -140,11 +141,7 @@ async fn production_superset_with_secret_references_is_accepted() {
 #[tokio::test]
 async fn kubectl_shows_columns_category_and_explanations() {
     let env = superset_operator_testkit::api().await;
-    let supersets: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        env.client.clone(),
-        &env.namespace,
-        &kube::api::ApiResource::erase::<Superset>(&()),
-    );
+    let supersets: Api<kube::api::DynamicObject> = untyped(&env);
     let manifest: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "superset.apache.org/v1alpha1",
         "kind": "Superset",
