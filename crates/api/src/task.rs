@@ -129,9 +129,15 @@ pub struct SupersetLifecycleTaskStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 
-    /// The checksum the task completed (or terminally failed) with.
+    /// The checksum the current run is for. The task is done when its state is `Complete`
+    /// and this equals `spec.configChecksum`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_checksum: Option<String>,
+
+    /// Hash of the pod the current run starts. A terminally failed task runs again when the
+    /// pod it would start changes (a fixed image or pod setting); a completed task does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_spec_hash: Option<String>,
 
     /// `TaskComplete` and `TaskCannotStart`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -575,7 +575,7 @@ fn suspended_status(superset: &Superset, mut status: SupersetStatus) -> Superset
         "spec.suspend is true: nothing is written",
         superset.meta().generation,
     );
-    status.conditions = upsert(&status.conditions, suspended);
+    status.conditions = conditions::upsert(&status.conditions, suspended);
     status.phase = Some(SupersetPhase::Suspended);
     status
 }
@@ -614,20 +614,6 @@ async fn read_child_status(
             read_typed::<SupersetWebsocketServer>(client, namespace, &name).await
         }
     }
-}
-
-fn upsert(
-    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
-    condition: k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition,
-) -> Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    let mut out: Vec<_> = conditions
-        .iter()
-        .filter(|c| c.type_ != condition.type_)
-        .cloned()
-        .collect();
-    out.push(condition);
-    out.sort_by(|a, b| a.type_.cmp(&b.type_));
-    out
 }
 
 fn aggregate(
@@ -741,7 +727,7 @@ fn aggregate(
     let conds = wanted.iter().chain(extra).fold(
         previous.conditions.clone(),
         |conds, (type_, status, reason, message)| {
-            upsert(
+            conditions::upsert(
                 &conds,
                 conditions::set(
                     &previous.conditions,

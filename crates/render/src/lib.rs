@@ -8,6 +8,7 @@
 
 pub mod checksum;
 pub mod component;
+pub mod conditions;
 pub mod env;
 pub mod labels;
 pub mod lifecycle;
@@ -15,9 +16,12 @@ pub mod merge;
 pub mod naming;
 pub mod networking;
 pub mod python;
+pub mod redact;
 pub mod references;
 pub mod resolve;
+pub mod schedule;
 mod shell;
+pub mod task_run;
 pub mod tuning;
 pub mod workload;
 
