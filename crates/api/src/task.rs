@@ -14,7 +14,9 @@ use crate::superset::lifecycle::PodRetentionSpec;
 use crate::template::PodTemplate;
 
 /// Which lifecycle task this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum TaskType {
     /// Copy a source database into the metastore.
     Seed,

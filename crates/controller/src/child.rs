@@ -222,7 +222,7 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
 }
 
 /// Whether the `Superset` controlling `child` is suspended.
-async fn parent_suspended<K: ComponentChild>(
+pub(crate) async fn parent_suspended<K: Resource>(
     client: &Client,
     namespace: &str,
     child: &K,

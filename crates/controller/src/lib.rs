@@ -6,7 +6,9 @@ pub mod apply;
 pub mod child;
 mod conditions;
 mod events;
+mod lifecycle;
 pub mod parent;
+pub mod task;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Client, Resource};
@@ -65,5 +67,6 @@ pub async fn run(client: Client, scope: Scope) {
         child::run::<SupersetCeleryFlower>(client.clone(), scope.clone()),
         child::run::<SupersetMcpServer>(client.clone(), scope.clone()),
         child::run::<SupersetWebsocketServer>(client.clone(), scope.clone()),
+        task::run(client.clone(), scope.clone()),
     );
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -19,19 +20,23 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use superset_operator_api::children::ComponentChildStatus;
-use superset_operator_api::superset::status::{ComponentStatus, SupersetPhase, SupersetStatus};
-use superset_operator_api::{
-    Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
-    SupersetWebServer, SupersetWebsocketServer,
+use superset_operator_api::superset::status::{
+    ComponentStatus, LifecyclePhase, SupersetPhase, SupersetStatus,
 };
+use superset_operator_api::{
+    Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker,
+    SupersetLifecycleTask, SupersetMcpServer, SupersetWebServer, SupersetWebsocketServer,
+};
+use superset_operator_render::lifecycle::APPROVE_UPGRADE;
 use superset_operator_render::references::{self, Reference};
 use superset_operator_render::{
-    Child, Component, Resolved, checksum, labels, naming, networking, resolve, workload,
+    Child, Component, ResolveOptions, Resolved, checksum, labels, naming, networking, resolve,
+    resolve_with, workload,
 };
 
-use crate::apply::{self, FIELD_MANAGER, owner_reference};
+use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
 use crate::child::{ComponentChild, sync};
-use crate::{Error, Scope, conditions, events};
+use crate::{Error, Scope, conditions, events, lifecycle};
 
 struct Context {
     client: Client,
@@ -82,6 +87,9 @@ pub async fn run(client: Client, scope: Scope) {
         .owns(scope.api::<ServiceAccount>(&client), config())
         .owns(scope.api::<Ingress>(&client), config())
         .owns(scope.api::<NetworkPolicy>(&client), config())
+        .owns(scope.api::<SupersetLifecycleTask>(&client), config())
+        // Only the maintenance page's Deployment is the parent's own.
+        .owns(scope.api::<Deployment>(&client), config())
         .run(reconcile, error_policy, Arc::new(Context { client }))
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -172,7 +180,9 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         for component in resolve(&superset)?.components {
             statuses.insert(
                 component.component,
-                read_child_status(client, &namespace, &name, component.component).await?,
+                read_child(client, &namespace, &name, component.component)
+                    .await?
+                    .flatten(),
             );
         }
         let status = suspended_status(&superset, aggregate(&superset, &statuses, &[]));
@@ -180,7 +190,16 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         return Ok(Action::await_change());
     }
 
-    let mut resolved = resolve(&superset)?;
+    let schedule = lifecycle::seed_schedule(&superset.spec);
+    let options = ResolveOptions {
+        seed_tick: schedule
+            .as_ref()
+            .ok()
+            .and_then(|s| s.as_ref())
+            .and_then(|s| s.tick.as_ref())
+            .map(|t| t.0.to_string()),
+    };
+    let mut resolved = resolve_with(&superset, &options)?;
     for component in &mut resolved.components {
         let own = naming::component_config_map(&name, component.component);
         let read = component
@@ -199,17 +218,80 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
 
     reconcile_service_account(client, &superset, &owner).await?;
 
+    let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
+    let web_service_name = naming::workload(&name, Component::WebServer);
+    let maintenance_selector = labels::maintenance_selector(&name);
+    let maintenance_live = services
+        .get_opt(&web_service_name)
+        .await?
+        .filter(|s| apply::control(Some(s), &uid) == apply::Control::Ours)
+        .and_then(|s| s.spec)
+        .and_then(|s| s.selector)
+        .is_some_and(|selector| selector == maintenance_selector);
+    let mut existing = BTreeMap::new();
+    for component in Component::ALL {
+        if let Some(status) = read_child(client, &namespace, &name, component).await? {
+            existing.insert(component, status);
+        }
+    }
+    let step = lifecycle::step(
+        client,
+        lifecycle::Inputs {
+            superset: &superset,
+            tasks: &resolved.tasks,
+            owner: &owner,
+            schedule: &schedule,
+            maintenance_live,
+            children_exist: !existing.is_empty(),
+            web_child_exists: existing.contains_key(&Component::WebServer),
+        },
+    )
+    .await?;
+
+    // The Service moves to the maintenance page before any component is removed, and back
+    // only once a web server pod is ready, so it never points at nothing.
+    let web_service = |to_maintenance: bool| {
+        web_service(&superset, &resolved, &owner).map(|mut service| {
+            if to_maintenance && let Some(spec) = service.spec.as_mut() {
+                spec.selector = Some(maintenance_selector.clone());
+            }
+            service
+        })
+    };
+    sync(
+        &services,
+        &web_service_name,
+        &uid,
+        web_service(step.maintenance),
+    )
+    .await?;
+
     let mut statuses = BTreeMap::new();
-    for component in &resolved.components {
-        // ConfigMaps first: a pod template never points at a ConfigMap that is not there yet.
-        let config_map_name = naming::component_config_map(&name, component.component);
-        let config_map = component.config_map.clone().map(|mut cm| {
-            cm.metadata.owner_references = Some(vec![owner.clone()]);
-            cm
-        });
-        sync(&config_maps, &config_map_name, &uid, config_map).await?;
-        let status = apply_child(client, &namespace, &component.child, &owner).await?;
-        statuses.insert(component.component, status);
+    match step.components {
+        lifecycle::Components::Apply => {
+            for component in &resolved.components {
+                // ConfigMaps first: a pod template never points at a ConfigMap not there yet.
+                let config_map_name = naming::component_config_map(&name, component.component);
+                let config_map = component.config_map.clone().map(|cm| owned_by(cm, &owner));
+                sync(&config_maps, &config_map_name, &uid, config_map).await?;
+                let status = apply_child(client, &namespace, &component.child, &owner).await?;
+                statuses.insert(component.component, status);
+            }
+        }
+        lifecycle::Components::Freeze => {
+            for component in &resolved.components {
+                let status = existing.get(&component.component).cloned().flatten();
+                statuses.insert(component.component, status);
+            }
+        }
+        lifecycle::Components::Drain => {
+            for component in existing.keys() {
+                remove_child(client, &namespace, &name, &uid, *component).await?;
+            }
+            for component in &resolved.components {
+                statuses.insert(component.component, None);
+            }
+        }
     }
     for component in Component::ALL {
         if resolved.components.iter().all(|c| c.component != component) {
@@ -217,45 +299,168 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         }
     }
 
-    let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
-    let web_service = resolved
-        .components
-        .iter()
-        .find(|c| c.component == Component::WebServer)
-        .and_then(|web| {
-            let Child::WebServer(child) = &web.child else {
-                return None;
-            };
-            let spec = child.spec.service.clone().unwrap_or_default();
-            let mut service = workload::service(
-                &name,
-                Some(&namespace),
-                Component::WebServer,
-                &child.spec.component,
-                &spec,
-            );
-            service.metadata.owner_references = Some(vec![owner.clone()]);
-            Some(service)
-        });
-    sync(
-        &services,
-        &naming::workload(&name, Component::WebServer),
-        &uid,
-        web_service,
-    )
-    .await?;
+    let mut maintenance_on = step.maintenance;
+    let mut requeue = step.requeue;
+    if step.tasks_done && maintenance_on {
+        let web_ready = statuses
+            .get(&Component::WebServer)
+            .map(|s| s.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) > 0);
+        if web_ready != Some(false) {
+            sync(&services, &web_service_name, &uid, web_service(false)).await?;
+            maintenance_on = false;
+        } else {
+            requeue = Some(requeue.map_or(lifecycle::POLL, |r| r.min(lifecycle::POLL)));
+        }
+    }
+    if !maintenance_on && (step.tasks_done || step.remove_maintenance) {
+        lifecycle::remove_maintenance_page(client, &namespace, &name, &uid).await?;
+    }
 
     reconcile_networking(client, &superset, &resolved, &owner).await?;
     let optional = reconcile_optional_kinds(client, &superset, &resolved, &owner).await?;
 
-    let status = aggregate(&superset, &statuses, &optional.conditions);
+    let mut status = aggregate(&superset, &statuses, &optional.conditions);
+    let complete = finish_lifecycle(&superset, &mut status, step, maintenance_on, &schedule);
+    if complete && superset.annotations().contains_key(APPROVE_UPGRADE) {
+        consume_approval(client, &superset).await?;
+    }
     write_status(client, &superset, status).await?;
     // A wanted kind whose CRD is not installed yet is looked for again later.
-    Ok(if optional.missing {
-        Action::requeue(OPTIONAL_KIND_RETRY)
-    } else {
-        Action::await_change()
-    })
+    if optional.missing {
+        requeue = Some(requeue.map_or(OPTIONAL_KIND_RETRY, |r| r.min(OPTIONAL_KIND_RETRY)));
+    }
+    Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// The web server's Service, owned by the parent so that it outlives the web server's child
+/// during a drain.
+fn web_service(
+    superset: &Superset,
+    resolved: &Resolved,
+    owner: &OwnerReference,
+) -> Option<Service> {
+    let name = superset.name_any();
+    let namespace = superset.namespace();
+    let web = resolved
+        .components
+        .iter()
+        .find(|c| c.component == Component::WebServer)?;
+    let Child::WebServer(child) = &web.child else {
+        return None;
+    };
+    let spec = child.spec.service.clone().unwrap_or_default();
+    let service = workload::service(
+        &name,
+        namespace.as_deref(),
+        Component::WebServer,
+        &child.spec.component,
+        &spec,
+    );
+    Some(owned_by(service, owner))
+}
+
+/// Folds the lifecycle step into the status, deciding between Restoring and Complete once every
+/// task is done. Returns whether the pipeline is complete.
+fn finish_lifecycle(
+    superset: &Superset,
+    status: &mut SupersetStatus,
+    step: lifecycle::Step,
+    maintenance_on: bool,
+    schedule: &Result<Option<lifecycle::SeedSchedule>, String>,
+) -> bool {
+    let previous = superset.status.clone().unwrap_or_default();
+    let previous_phase = previous.lifecycle.as_ref().and_then(|l| l.phase);
+    let generation = superset.meta().generation;
+    let mut wanted = step.conditions.clone();
+    status.lifecycle = step.status.clone();
+    status.last_lifecycle_image = step.last_image.clone();
+    let mut complete = false;
+    if let Some(lifecycle_status) = status.lifecycle.as_mut() {
+        lifecycle_status.maintenance_active = Some(maintenance_on);
+        if let Ok(Some(schedule)) = schedule {
+            lifecycle::project_schedule(lifecycle_status, schedule);
+        }
+        if step.tasks_done {
+            let available = conditions::is_true(&status.conditions, "Available");
+            let restoring =
+                maintenance_on || (lifecycle::in_progress(previous_phase) && !available);
+            if restoring {
+                lifecycle_status.phase = Some(LifecyclePhase::Restoring);
+                status.phase = Some(if lifecycle_status.upgrade.is_some() {
+                    SupersetPhase::Upgrading
+                } else {
+                    SupersetPhase::Initializing
+                });
+                wanted.push((
+                    "LifecycleComplete",
+                    "False",
+                    "Restoring",
+                    "every task is complete; components are starting again".into(),
+                ));
+            } else {
+                complete = true;
+                lifecycle_status.phase = Some(LifecyclePhase::Complete);
+                lifecycle_status.upgrade = None;
+                wanted.push((
+                    "LifecycleComplete",
+                    "True",
+                    "LifecycleComplete",
+                    "every lifecycle task is complete".into(),
+                ));
+            }
+        }
+    }
+    if !step.tasks_done
+        && let Some(phase) = step.phase
+    {
+        status.phase = Some(phase);
+    }
+    if status.lifecycle.is_some() {
+        wanted.push(if maintenance_on {
+            (
+                "MaintenanceActive",
+                "True",
+                "MaintenancePageServing",
+                "the web server's Service points at the maintenance page".into(),
+            )
+        } else {
+            (
+                "MaintenanceActive",
+                "False",
+                "WebServerServing",
+                "the web server's Service points at the web server".into(),
+            )
+        });
+    }
+    for (type_, state, reason, message) in wanted {
+        let condition = conditions::set(
+            &previous.conditions,
+            type_,
+            state,
+            reason,
+            &message,
+            generation,
+        );
+        status.conditions = conditions::upsert(&status.conditions, condition);
+    }
+    complete || status.lifecycle.is_none()
+}
+
+/// Removes the approval annotation once the upgrade it approved is complete, so it cannot
+/// approve anything else.
+async fn consume_approval(client: &Client, superset: &Superset) -> Result<(), Error> {
+    let api: Api<Superset> = Api::namespaced(
+        client.clone(),
+        &superset.namespace().ok_or(Error::MissingIdentity)?,
+    );
+    let patch = json!({ "metadata": { "annotations": { APPROVE_UPGRADE: null } } });
+    api.patch(
+        &superset.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The HTTPRoute and ServiceMonitor kinds, whose CRDs other projects install.
@@ -525,9 +730,28 @@ async fn remove_typed<K: ComponentChild>(
     .await
 }
 
-/// Removes a component's child (its Deployment and satellites follow by garbage collection)
-/// and its ConfigMap, when they are ours.
+/// Removes a component's child and its ConfigMap, when they are ours.
 async fn remove_component(
+    client: &Client,
+    namespace: &str,
+    parent: &str,
+    owner_uid: &str,
+    component: Component,
+) -> Result<(), Error> {
+    remove_child(client, namespace, parent, owner_uid, component).await?;
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    sync(
+        &config_maps,
+        &naming::component_config_map(parent, component),
+        owner_uid,
+        None,
+    )
+    .await
+}
+
+/// Removes a component's child when it is ours; its Deployment and satellites follow by
+/// garbage collection.
+async fn remove_child(
     client: &Client,
     namespace: &str,
     parent: &str,
@@ -555,14 +779,7 @@ async fn remove_component(
             remove_typed::<SupersetWebsocketServer>(client, namespace, &child, owner_uid).await?
         }
     }
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    sync(
-        &config_maps,
-        &naming::component_config_map(parent, component),
-        owner_uid,
-        None,
-    )
-    .await
+    Ok(())
 }
 
 fn suspended_status(superset: &Superset, mut status: SupersetStatus) -> SupersetStatus {
@@ -580,25 +797,26 @@ fn suspended_status(superset: &Superset, mut status: SupersetStatus) -> Superset
     status
 }
 
+/// The child of kind `K` named `name`, if it exists, with the status it reports.
 async fn read_typed<K: ComponentChild>(
     client: &Client,
     namespace: &str,
     name: &str,
-) -> Result<Option<ComponentChildStatus>, Error> {
+) -> Result<Option<Option<ComponentChildStatus>>, Error> {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     Ok(api
         .get_opt(name)
         .await?
-        .and_then(|child| child.child_status().cloned()))
+        .map(|child| child.child_status().cloned()))
 }
 
-/// The status a component's child reports, if the child exists.
-async fn read_child_status(
+/// A component's child, if it exists, with the status it reports.
+async fn read_child(
     client: &Client,
     namespace: &str,
     parent: &str,
     component: Component,
-) -> Result<Option<ComponentChildStatus>, Error> {
+) -> Result<Option<Option<ComponentChildStatus>>, Error> {
     let name = naming::child(parent);
     match component {
         Component::WebServer => read_typed::<SupersetWebServer>(client, namespace, &name).await,
@@ -768,8 +986,25 @@ async fn write_status(
         .as_ref()
         .map(|s| s.conditions.clone())
         .unwrap_or_default();
-    for type_ in ["Available", "Degraded", "Stopped", "Suspended"] {
+    for type_ in [
+        "Available",
+        "Degraded",
+        "Stopped",
+        "Suspended",
+        "MaintenanceActive",
+        "ScheduleValid",
+    ] {
         events::on_transition(client, superset, &before, &status.conditions, type_).await;
+    }
+    let phase_before = superset
+        .status
+        .as_ref()
+        .and_then(|s| s.lifecycle.as_ref())
+        .and_then(|l| l.phase);
+    if let Some(phase) = status.lifecycle.as_ref().and_then(|l| l.phase)
+        && Some(phase) != phase_before
+    {
+        events::on_lifecycle_phase(client, superset, phase, &status.conditions).await;
     }
     let api: Api<Superset> = Api::namespaced(
         client.clone(),

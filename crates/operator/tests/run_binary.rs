@@ -38,7 +38,14 @@ async fn the_binary_reconciles_a_sample_and_stops_on_sigterm() {
         "/../../examples/development.yaml"
     ))
     .unwrap();
-    kubectl_apply(&env, &sample);
+    // The sample's lifecycle task pods succeed on the simulated nodes.
+    let mut sample: serde_yaml::Value = serde_yaml::from_str(&sample).unwrap();
+    sample["spec"]["lifecycle"]["podTemplate"] = serde_yaml::from_str(&format!(
+        "annotations: {{ {}: succeed }}",
+        superset_operator_testkit::OUTCOME_ANNOTATION
+    ))
+    .unwrap();
+    kubectl_apply(&env, &serde_yaml::to_string(&sample).unwrap());
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let output = env

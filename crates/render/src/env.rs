@@ -63,6 +63,12 @@ pub mod vars {
     pub const SEED_SRC_USER: &str = "SUPERSET_OPERATOR__SEED_SRC_USER";
     /// Seed source password.
     pub const SEED_SRC_PASS: &str = "SUPERSET_OPERATOR__SEED_SRC_PASS";
+    /// Maintenance page title, for custom page images.
+    pub const MAINTENANCE_TITLE: &str = "SUPERSET_OPERATOR__MAINTENANCE_TITLE";
+    /// Maintenance page message, for custom page images.
+    pub const MAINTENANCE_MESSAGE: &str = "SUPERSET_OPERATOR__MAINTENANCE_MESSAGE";
+    /// Maintenance page HTML, for custom page images.
+    pub const MAINTENANCE_BODY: &str = "SUPERSET_OPERATOR__MAINTENANCE_BODY";
 }
 
 /// Directory the rendered files are mounted at.

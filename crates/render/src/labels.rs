@@ -53,6 +53,28 @@ pub fn task(parent: &str, task: TaskType) -> BTreeMap<String, String> {
     ])
 }
 
+/// `app.kubernetes.io/component` of the maintenance page.
+pub const MAINTENANCE_COMPONENT: &str = "maintenance-page";
+
+/// The labels that select the maintenance page's pods (its Deployment, and the web server's
+/// Service while the page is up).
+pub fn maintenance_selector(parent: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (NAME.to_owned(), "superset".to_owned()),
+        (COMPONENT.to_owned(), MAINTENANCE_COMPONENT.to_owned()),
+        (INSTANCE.to_owned(), parent.to_owned()),
+    ])
+}
+
+/// Every label of the maintenance page's objects and pods. They carry the parent label like
+/// every pod of the instance, and the drain tells them apart by component.
+pub fn maintenance(parent: &str) -> BTreeMap<String, String> {
+    let mut labels = maintenance_selector(parent);
+    labels.insert(MANAGED_BY.to_owned(), "superset-operator".to_owned());
+    labels.insert(PARENT.to_owned(), parent.to_owned());
+    labels
+}
+
 /// `user` labels without reserved keys, then `operator` labels over them.
 pub fn merge_user_and_operator(
     user: &BTreeMap<String, String>,

@@ -12,6 +12,7 @@ pub mod conditions;
 pub mod env;
 pub mod labels;
 pub mod lifecycle;
+pub mod maintenance;
 pub mod merge;
 pub mod naming;
 pub mod networking;

@@ -298,3 +298,18 @@ pub fn chain_checksum(
         inputs,
     })
 }
+
+/// The annotation that approves a supervised upgrade.
+pub const APPROVE_UPGRADE: &str = "superset.apache.org/approve-upgrade";
+
+/// The token that approves the upgrade from image `from` to image `to` (both
+/// `repository:tag`). It is derived from both, so approving one upgrade never approves another.
+pub fn approval_token(from: &str, to: &str) -> String {
+    let hash = checksum::of_json(&("approve-upgrade", from, to));
+    hash.trim_start_matches("sha256:")[..16].to_owned()
+}
+
+/// The tag of a `repository:tag` image reference.
+pub fn tag_of(image: &str) -> &str {
+    image.rsplit_once(':').map_or(image, |(_, tag)| tag)
+}

@@ -27,7 +27,7 @@ use superset_operator_api::{
     SupersetWebsocketServer,
 };
 
-use crate::component::Component;
+use crate::component::{Component, TaskFacts};
 use crate::env::{self, CONFIG_DIR, vars};
 use crate::lifecycle::{self, ChainInputs};
 use crate::python::{self, MetastoreMode, PythonConfig};
@@ -111,6 +111,8 @@ pub struct ResolvedTask {
     pub task: SupersetLifecycleTask,
     /// The ConfigMap its pod mounts (none for seed, which runs database tools only).
     pub config_map: Option<ConfigMap>,
+    /// Whether every component must be stopped before it runs.
+    pub requires_drain: bool,
 }
 
 /// The pieces of the parent spec one component reads.
@@ -232,7 +234,11 @@ pub fn image_ref(image: &ImageSpec) -> String {
     format!("{}:{}", image.repository, image.tag)
 }
 
-fn container_image(spec: Option<&ContainerImageSpec>, repository: &str, tag: &str) -> ImageSpec {
+pub(crate) fn container_image(
+    spec: Option<&ContainerImageSpec>,
+    repository: &str,
+    tag: &str,
+) -> ImageSpec {
     let spec = spec.cloned().unwrap_or_default();
     ImageSpec {
         repository: spec.repository.unwrap_or_else(|| repository.to_owned()),
@@ -971,6 +977,9 @@ fn resolve_tasks(
             task_type,
             task,
             config_map,
+            requires_drain: settings
+                .requires_drain
+                .unwrap_or(task_type.drains_by_default()),
         });
     }
     tasks

@@ -232,7 +232,10 @@ fn failure_message(status: &PodStatus) -> String {
     let text = match failed {
         Some((container, terminated)) => {
             let mut text = format!("Exit code {} in {container}", terminated.exit_code);
-            for part in [&terminated.reason, &terminated.message].into_iter().flatten() {
+            for part in [&terminated.reason, &terminated.message]
+                .into_iter()
+                .flatten()
+            {
                 text.push_str(": ");
                 text.push_str(part);
             }

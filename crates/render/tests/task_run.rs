@@ -91,7 +91,10 @@ fn a_new_task_starts_attempt_one_under_a_deterministic_name() {
         "superset db upgrade"
     );
     // Planning again from the same inputs names the same pod.
-    assert_eq!(plan(&task, &[], at(5)).create.unwrap().metadata.name, Some(name));
+    assert_eq!(
+        plan(&task, &[], at(5)).create.unwrap().metadata.name,
+        Some(name)
+    );
 }
 
 #[test]
@@ -118,7 +121,11 @@ fn success_completes_once_and_never_reruns() {
     assert!(complete.delete.is_empty(), "deleted only once recorded");
     let settled = plan(&after(&running, &complete), &[done], at(44));
     assert!(settled.create.is_none());
-    assert_eq!(settled.delete.len(), 1, "RetainOnFailure removes the succeeded pod");
+    assert_eq!(
+        settled.delete.len(),
+        1,
+        "RetainOnFailure removes the succeeded pod"
+    );
     // With the pod gone, the completed task stays complete.
     let later = plan(&after(&running, &settled), &[], at(500));
     assert_eq!(state(&later), TaskState::Complete);
@@ -220,7 +227,11 @@ fn an_attempt_past_its_timeout_fails_and_is_removed() {
     let first = plan(&task, &[], at(0));
     let pod = created(&first, at(0));
     let running = after(&task, &first);
-    assert!(plan(&running, std::slice::from_ref(&pod), at(59)).delete.is_empty());
+    assert!(
+        plan(&running, std::slice::from_ref(&pod), at(59))
+            .delete
+            .is_empty()
+    );
     let timed_out = plan(&running, std::slice::from_ref(&pod), at(61));
     assert_eq!(timed_out.delete, vec![pod.metadata.name.clone().unwrap()]);
     assert_eq!(state(&timed_out), TaskState::Pending);
@@ -287,7 +298,12 @@ fn failure_messages_are_redacted_before_they_are_cut() {
     let message = failing.status.message.unwrap();
     assert!(!message.contains("hunter2"), "{message}");
     assert!(message.ends_with("..."));
-    assert!(failing.events.iter().all(|e| !e.message.contains("hunter2")));
+    assert!(
+        failing
+            .events
+            .iter()
+            .all(|e| !e.message.contains("hunter2"))
+    );
 }
 
 #[test]

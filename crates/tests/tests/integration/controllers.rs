@@ -3,101 +3,18 @@
 //! they should, and a settled instance causes no writes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::await_condition;
-use kube::{Client, Config, ResourceExt};
 use serde_json::json;
 use superset_operator_api::{Superset, SupersetCeleryFlower, SupersetWebServer};
-use superset_operator_controller::Scope;
 use superset_operator_testkit::TestEnv;
 
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Requests the operator's client sent: reads (GET, including watches) and writes (POST, PUT,
-/// PATCH, DELETE).
-#[derive(Clone, Default)]
-struct Writes(Arc<AtomicUsize>, Arc<AtomicUsize>);
-
-impl Writes {
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    fn reads(&self) -> usize {
-        self.1.load(Ordering::SeqCst)
-    }
-}
-
-/// A client for the operator that counts the writes it sends.
-async fn counting_client(kubeconfig: &std::path::Path, writes: Writes) -> Client {
-    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    let layer =
-        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
-            let counter = if request.method() == http::Method::GET {
-                &writes.1
-            } else {
-                &writes.0
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            request
-        });
-    kube::client::ClientBuilder::try_from(config)
-        .unwrap()
-        .with_layer(&layer)
-        .build()
-}
-
-/// Starts the controllers for the test's namespace on a runtime of their own, with the deep
-/// stacks unoptimised builds need; they stop when the test binary exits.
-fn operator(env: &TestEnv) -> Writes {
-    let writes = Writes::default();
-    let (kubeconfig, namespace, counter) = (
-        env.kubeconfig().to_owned(),
-        env.namespace.clone(),
-        writes.clone(),
-    );
-    std::thread::Builder::new()
-        .name(format!("operator-{namespace}"))
-        .stack_size(32 << 20)
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_stack_size(32 << 20)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let client = counting_client(&kubeconfig, counter).await;
-                superset_operator_controller::run(client, Scope::Namespace(namespace)).await;
-            });
-        })
-        .unwrap();
-    writes
-}
-
-/// `future`, or a panic saying `what` did not happen within the test timeout.
-async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}"))
-}
-
-/// A JSON merge patch on the Superset `dev`.
-async fn merge_spec(supersets: &Api<Superset>, patch: &serde_json::Value) {
-    supersets
-        .patch("dev", &PatchParams::default(), &Patch::Merge(patch))
-        .await
-        .unwrap();
-}
+use crate::support::{TIMEOUT, merge_spec, operator, wait_available, within};
 
 fn superset(components: serde_json::Value) -> Superset {
     let mut spec = json!({
@@ -118,24 +35,6 @@ fn superset(components: serde_json::Value) -> Superset {
         "spec": spec,
     }))
     .unwrap()
-}
-
-async fn wait_available(api: &Api<Superset>, ready: &str) -> Superset {
-    let wanted = ready.to_owned();
-    let condition = move |s: Option<&Superset>| {
-        s.and_then(|s| s.status.as_ref()).is_some_and(|status| {
-            status.ready.as_deref() == Some(wanted.as_str())
-                && status
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "Available" && c.status == "True")
-        })
-    };
-    tokio::time::timeout(TIMEOUT, await_condition(api.clone(), "dev", condition))
-        .await
-        .unwrap_or_else(|_| panic!("the Superset did not become Available with {ready} ready"))
-        .unwrap()
-        .unwrap()
 }
 
 fn checksum_of(deployment: &Deployment) -> Option<String> {

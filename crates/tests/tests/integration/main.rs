@@ -5,4 +5,6 @@ mod api_crds;
 mod cel_rules;
 mod cluster_smoke;
 mod controllers;
+mod lifecycle;
+mod support;
 mod workloads;

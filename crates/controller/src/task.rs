@@ -1,0 +1,122 @@
+//! The `SupersetLifecycleTask` controller: carries out the plan of the pure task-run planner.
+//! It lists the task's pods from the API server on every pass (never from a cache that may lag
+//! after a restart), creates at most the one attempt the plan names, writes status, and only
+//! then deletes pods, so a failure is recorded before its evidence goes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use superset_operator_api::SupersetLifecycleTask;
+use superset_operator_render::{labels, task_run};
+
+use crate::apply::{self, FIELD_MANAGER, owner_reference};
+use crate::{Error, Scope, events};
+
+struct Context {
+    client: Client,
+}
+
+/// Runs the lifecycle task controller until the stream ends.
+pub async fn run(client: Client, scope: Scope) {
+    let pods = watcher::Config::default().labels(labels::TASK);
+    Controller::new(
+        scope.api::<SupersetLifecycleTask>(&client),
+        watcher::Config::default(),
+    )
+    .owns(scope.api::<Pod>(&client), pods)
+    .run(reconcile, error_policy, Arc::new(Context { client }))
+    .for_each(|result| async move {
+        if let Err(error) = result {
+            tracing::debug!(%error, "lifecycle task reconcile failed");
+        }
+    })
+    .await;
+}
+
+fn error_policy(_task: Arc<SupersetLifecycleTask>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(%error, "lifecycle task reconcile failed; retrying");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = task.namespace().ok_or(Error::MissingIdentity)?;
+    let uid = task.uid().ok_or(Error::MissingIdentity)?;
+    if crate::child::parent_suspended(&ctx.client, &namespace, task.as_ref()).await? {
+        return Ok(Action::await_change());
+    }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let selector = task_run::pod_selector(&task);
+    let owned: Vec<Pod> = pods
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items
+        .into_iter()
+        .filter(|pod| apply::control(Some(pod), &uid) == apply::Control::Ours)
+        .collect();
+    let plan = task_run::plan(&task, &owned, k8s_openapi::jiff::Timestamp::now());
+
+    if let Some(mut pod) = plan.create.clone() {
+        pod.metadata.owner_references = Some(vec![owner_reference(task.as_ref())]);
+        match pods.create(&PostParams::default(), &pod).await {
+            // The attempt exists already: it is the one this plan means, so nothing is lost.
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            result => {
+                result?;
+            }
+        }
+        tracing::info!(task = %task.name_any(), pod = %pod.name_any(), "task attempt started");
+    }
+    if task.status.as_ref() != Some(&plan.status) {
+        let api: Api<SupersetLifecycleTask> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = json!({
+            "apiVersion": SupersetLifecycleTask::api_version(&()),
+            "kind": SupersetLifecycleTask::kind(&()),
+            "status": plan.status,
+        });
+        api.patch_status(
+            &task.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(patch),
+        )
+        .await?;
+    }
+    for name in &plan.delete {
+        if let Some(pod) = owned.iter().find(|p| p.name_any() == *name) {
+            apply::delete_exact(&pods, name, &pod.uid().unwrap_or_default()).await?;
+        }
+    }
+    for event in &plan.events {
+        if event.warning {
+            tracing::warn!(task = %task.name_any(), reason = event.reason, "{}", event.message);
+        } else {
+            tracing::info!(task = %task.name_any(), reason = event.reason, "{}", event.message);
+        }
+        events::publish(
+            &ctx.client,
+            task.as_ref(),
+            Event {
+                type_: if event.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: event.reason.to_owned(),
+                note: Some(event.message.clone()),
+                action: "RunTask".into(),
+                secondary: None,
+            },
+        )
+        .await;
+    }
+    Ok(plan
+        .requeue
+        .map_or_else(Action::await_change, Action::requeue))
+}
