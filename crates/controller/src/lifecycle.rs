@@ -420,12 +420,32 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
                     .push(("Degraded", "True", "TaskRetrying", text));
             }
             _ => {
-                step.conditions.push((
-                    "LifecycleComplete",
-                    "False",
-                    "TaskInProgress",
-                    format!("{key} is running (attempt {attempts} of {max})"),
-                ));
+                let stuck = status.as_ref().and_then(|s| {
+                    s.conditions
+                        .iter()
+                        .find(|c| c.type_ == "TaskCannotStart" && c.status == "True")
+                });
+                if let Some(stuck) = stuck {
+                    let text = format!(
+                        "{key}: the task pod cannot start: {}: {}",
+                        stuck.reason, stuck.message
+                    );
+                    step.conditions.push((
+                        "LifecycleComplete",
+                        "False",
+                        "TaskCannotStart",
+                        text.clone(),
+                    ));
+                    step.conditions
+                        .push(("Degraded", "True", "TaskCannotStart", text));
+                } else {
+                    step.conditions.push((
+                        "LifecycleComplete",
+                        "False",
+                        "TaskInProgress",
+                        format!("{key} is running (attempt {attempts} of {max})"),
+                    ));
+                }
             }
         }
         break;
@@ -623,7 +643,8 @@ async fn apply_task(
     }
 }
 
-/// Deletes the task resources and ConfigMaps of tasks that are not enabled.
+/// Deletes the task resources and ConfigMaps of tasks that are not enabled. Two list calls find
+/// them, whatever the number of tasks.
 async fn remove_tasks_not_enabled(
     client: &Client,
     namespace: &str,
@@ -631,20 +652,37 @@ async fn remove_tasks_not_enabled(
     owner_uid: &str,
     enabled: &[ResolvedTask],
 ) -> Result<(), Error> {
+    let selector = format!("{}={parent},{}", labels::PARENT, labels::TASK);
+    let wanted = |object_labels: &BTreeMap<String, String>| {
+        object_labels
+            .get(labels::TASK)
+            .is_some_and(|task| enabled.iter().any(|t| t.task_type.suffix() == task))
+    };
     let tasks: Api<SupersetLifecycleTask> = Api::namespaced(client.clone(), namespace);
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    for task_type in TaskType::ORDER {
-        if enabled.iter().any(|t| t.task_type == task_type) {
-            continue;
+    for task in tasks
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items
+    {
+        if !wanted(task.labels()) && apply::control(Some(&task), owner_uid) == apply::Control::Ours
+        {
+            apply::delete_exact(&tasks, &task.name_any(), &task.uid().unwrap_or_default()).await?;
         }
-        sync(&tasks, &naming::task(parent, task_type), owner_uid, None).await?;
-        sync(
-            &config_maps,
-            &naming::task_config_map(parent, task_type),
-            owner_uid,
-            None,
-        )
-        .await?;
+    }
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    for map in config_maps
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items
+    {
+        if !wanted(map.labels()) && apply::control(Some(&map), owner_uid) == apply::Control::Ours {
+            apply::delete_exact(
+                &config_maps,
+                &map.name_any(),
+                &map.uid().unwrap_or_default(),
+            )
+            .await?;
+        }
     }
     Ok(())
 }

@@ -216,7 +216,7 @@ fn a_new_checksum_starts_a_new_run_and_stops_the_old_attempt() {
     let old = created(&first, at(0));
     let mut changed = after(&task, &first);
     changed.spec.config_checksum = "sha256:bbbb".into();
-    let next = plan(&changed, &[old.clone()], at(5));
+    let next = plan(&changed, std::slice::from_ref(&old), at(5));
     assert_eq!(next.delete, vec![old.metadata.name.unwrap()]);
     assert!(next.create.is_some());
 }

@@ -290,7 +290,7 @@ fn check(pods: &Store<Pod>, services: &Store<Service>, state: &mut Observed) {
         .filter(|p| component_pod(p) && p.metadata.deletion_timestamp.is_some())
         .count()
         + state.component_pods_seen.difference(&components).count();
-    if leaving > 0 && !on_page && state.maintenance_seen == false {
+    if leaving > 0 && !state.maintenance_seen {
         state.violations.push(
             "a component pod was removed before the Service pointed at the maintenance page".into(),
         );
@@ -958,4 +958,86 @@ async fn an_invalid_schedule_blocks_the_pipeline_until_it_is_fixed() {
         "True",
         "SchedulesValid"
     ));
+}
+
+#[tokio::test]
+async fn a_task_pod_that_cannot_start_is_reported_on_the_task_and_the_superset() {
+    let env = superset_operator_testkit::cluster().await;
+    let _operator = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    let spec = superset(json!({
+        "podTemplate": { "annotations": { OUTCOME_ANNOTATION: "cannot-start" } },
+    }));
+    supersets
+        .create(&PostParams::default(), &spec)
+        .await
+        .unwrap();
+    let stuck = wait_superset(&supersets, "the stuck task was not reported", |s| {
+        has_condition(s, "Degraded", "True", "TaskCannotStart")
+    })
+    .await;
+    let message = condition_message(&stuck, "LifecycleComplete");
+    assert!(message.contains("Migrate"), "{message}");
+    assert!(message.contains("ImagePullBackOff"), "{message}");
+    let migrate = task(&env, "dev-migrate").await.unwrap().status.unwrap();
+    assert!(
+        migrate
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "TaskCannotStart"
+                && c.status == "True"
+                && c.reason == "ImagePullBackOff")
+    );
+    assert!(
+        env.api::<SupersetWebServer>()
+            .get_opt("dev")
+            .await
+            .unwrap()
+            .is_none(),
+        "components started while migrate could not"
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_lifecycle_records_the_image_so_enabling_it_later_upgrades() {
+    let env = superset_operator_testkit::cluster().await;
+    let _operator = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "disabled": true })),
+        )
+        .await
+        .unwrap();
+    let settled = wait_superset(&supersets, "the image was not recorded", |s| {
+        has_condition(s, "LifecycleComplete", "True", "LifecycleDisabled")
+            && has_condition(s, "Available", "True", "AllComponentsReady")
+    })
+    .await;
+    assert_eq!(
+        settled
+            .status
+            .clone()
+            .unwrap()
+            .last_lifecycle_image
+            .as_deref(),
+        Some(image("6.0.0").as_str())
+    );
+    assert!(settled.status.unwrap().lifecycle.is_none());
+    assert!(task(&env, "dev-migrate").await.is_none());
+
+    merge_spec(
+        &supersets,
+        &json!({ "spec": { "image": { "tag": "6.0.1" }, "lifecycle": {
+            "disabled": false, "podTemplate": succeeding() } } }),
+    )
+    .await;
+    wait_superset(
+        &supersets,
+        "enabling the lifecycle with a new image was no upgrade",
+        |s| s.status.as_ref().and_then(|s| s.phase) == Some(SupersetPhase::Upgrading),
+    )
+    .await;
+    wait_complete(&supersets, "the upgrade did not complete").await;
 }
