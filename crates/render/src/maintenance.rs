@@ -7,15 +7,14 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, ContainerPort, EmptyDirVolumeSource, HTTPGetAction,
-    PodSecurityContext, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Volume,
-    VolumeMount,
+    PodTemplateSpec, Probe, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use superset_operator_api::superset::lifecycle::MaintenancePageSpec;
 
 use crate::env::{self, vars};
-use crate::resolve::container_image;
+use crate::resolve::{container_image, restricted_container_context, restricted_pod_context};
 use crate::{checksum, labels, merge, naming, workload};
 
 /// Name of the page's container.
@@ -205,14 +204,8 @@ pub fn deployment(
         container
             .security_context
             .get_or_insert_with(|| SecurityContext {
-                allow_privilege_escalation: Some(false),
                 read_only_root_filesystem: Some(true),
-                run_as_non_root: Some(true),
-                capabilities: Some(k8s_openapi::api::core::v1::Capabilities {
-                    drop: Some(vec!["ALL".into()]),
-                    ..Default::default()
-                }),
-                ..Default::default()
+                ..restricted_container_context()
             });
         pod.volumes = merge::by_key(
             &pod.volumes,
@@ -234,16 +227,7 @@ pub fn deployment(
             |v| v.name.clone(),
         );
         pod.pod_security_context
-            .get_or_insert_with(|| PodSecurityContext {
-                run_as_non_root: Some(true),
-                run_as_user: Some(NGINX_USER),
-                run_as_group: Some(NGINX_USER),
-                seccomp_profile: Some(SeccompProfile {
-                    type_: "RuntimeDefault".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            });
+            .get_or_insert_with(|| restricted_pod_context(NGINX_USER));
         // A changed page rolls the pods, which read it at start.
         annotations.insert(
             labels::CONFIG_CHECKSUM.to_owned(),

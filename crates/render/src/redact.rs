@@ -16,13 +16,12 @@ static URI_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)([a-z][a-z0-9+.\-]*://[^:/@\s]*:)[^@\s]+@").expect("valid pattern")
 });
 
-static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9\-._~+/=]+").expect("valid pattern")
-});
+static BEARER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(bearer|basic)(\s+)\S+").expect("valid pattern"));
 
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)\b([a-z0-9_\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)[a-z0-9_\-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&"']+)"#,
+        r#"(?i)\b([a-z0-9_\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)[a-z0-9_\-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|\S+)"#,
     )
     .expect("valid pattern")
 });

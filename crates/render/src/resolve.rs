@@ -396,15 +396,8 @@ fn default_probes(
 fn secure_defaults(pod: &mut PodTemplate) {
     pod.pod_security_context
         .get_or_insert_with(|| PodSecurityContext {
-            run_as_non_root: Some(true),
-            run_as_user: Some(IMAGE_USER),
-            run_as_group: Some(IMAGE_USER),
             fs_group: Some(IMAGE_USER),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
+            ..restricted_pod_context(IMAGE_USER)
         });
     let container = pod.container.get_or_insert_with(Default::default);
     container
@@ -412,7 +405,22 @@ fn secure_defaults(pod: &mut PodTemplate) {
         .get_or_insert_with(restricted_container_context);
 }
 
-fn restricted_container_context() -> SecurityContext {
+/// A pod security context of the `restricted` standard, running as `user`.
+pub(crate) fn restricted_pod_context(user: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(user),
+        run_as_group: Some(user),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A container security context of the `restricted` standard.
+pub(crate) fn restricted_container_context() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         run_as_non_root: Some(true),

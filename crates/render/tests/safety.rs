@@ -190,6 +190,24 @@ fn pod(env: Vec<EnvVar>, labels: BTreeMap<String, String>, tolerations: usize) -
 }
 
 proptest! {
+    /// Whatever a credential looks like, the failure text shown in status keeps none of it.
+    #[test]
+    fn failure_output_never_shows_a_credential(
+        secret in "[A-Za-z0-9!#%*+.~_;,&-]{6,40}",
+        filler in "[a-z ]{0,300}",
+    ) {
+        use superset_operator_render::redact::redact_and_truncate;
+        for text in [
+            format!("{filler} could not connect to postgresql://superset:{secret}@db:5432/superset"),
+            format!("{filler} password={secret} user=superset"),
+            format!("{filler} Authorization: Bearer {secret}"),
+            format!("{filler} SECRET_KEY: {secret}"),
+        ] {
+            let shown = redact_and_truncate(&text);
+            prop_assert!(!shown.contains(&secret), "{shown}");
+        }
+    }
+
     #[test]
     fn merged_env_keeps_every_name_and_lets_the_component_win(top in env_list(), component in env_list()) {
         let merged = merge::pod_template(Some(&pod(top.clone(), BTreeMap::new(), 0)), Some(&pod(component.clone(), BTreeMap::new(), 0)));

@@ -20,7 +20,7 @@ use kube::runtime::wait::await_condition;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use superset_operator_api::status::TaskState;
-use superset_operator_api::superset::status::{LifecyclePhase, SupersetPhase};
+use superset_operator_api::superset::status::{LifecyclePhase, SupersetPhase, UpgradeContext};
 use superset_operator_api::{Superset, SupersetLifecycleTask, SupersetWebServer};
 use superset_operator_render::lifecycle::APPROVE_UPGRADE;
 use superset_operator_testkit::{OUTCOME_ANNOTATION, TestEnv};
@@ -73,6 +73,45 @@ async fn wait_superset(
     .await
     .unwrap()
     .unwrap()
+}
+
+fn phase(superset: &Superset) -> Option<SupersetPhase> {
+    superset.status.as_ref()?.phase
+}
+
+/// Waits until the Superset shows `wanted` as its phase.
+async fn wait_phase(api: &Api<Superset>, wanted: SupersetPhase) -> Superset {
+    let what = format!("the Superset never reached phase {wanted:?}");
+    wait_superset(api, &what, move |s| phase(s) == Some(wanted)).await
+}
+
+/// Waits until the upgrade to `tag` is complete and every component is ready.
+async fn wait_upgraded(api: &Api<Superset>, tag: &str) -> Superset {
+    let wanted = image(tag);
+    let what = format!("the upgrade to {tag} did not complete");
+    wait_superset(api, &what, move |s| {
+        lifecycle_phase(s) == Some(LifecyclePhase::Complete)
+            && s.status
+                .as_ref()
+                .and_then(|s| s.last_lifecycle_image.as_deref())
+                == Some(wanted.as_str())
+            && has_condition(s, "Available", "True", "AllComponentsReady")
+    })
+    .await
+}
+
+/// Changes the Superset's image tag.
+async fn upgrade_to(api: &Api<Superset>, tag: &str) {
+    merge_spec(api, &json!({ "spec": { "image": { "tag": tag } } })).await;
+}
+
+fn upgrade_context(superset: &Superset) -> UpgradeContext {
+    superset
+        .status
+        .as_ref()
+        .and_then(|s| s.lifecycle.as_ref())
+        .and_then(|l| l.upgrade.clone())
+        .expect("the status shows the upgrade")
 }
 
 fn lifecycle_phase(superset: &Superset) -> Option<LifecyclePhase> {
@@ -434,33 +473,12 @@ async fn an_image_upgrade_drains_behind_the_maintenance_page_without_a_moment_of
     let watch = Invariants::start(&env);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let started = Instant::now();
-    merge_spec(
-        &supersets,
-        &json!({ "spec": { "image": { "tag": "6.0.1" } } }),
-    )
-    .await;
-    let upgrading = wait_superset(&supersets, "the upgrade did not start", |s| {
-        s.status.as_ref().and_then(|s| s.phase) == Some(SupersetPhase::Upgrading)
-    })
-    .await;
-    let context = upgrading
-        .status
-        .unwrap()
-        .lifecycle
-        .unwrap()
-        .upgrade
-        .unwrap();
+    upgrade_to(&supersets, "6.0.1").await;
+    let upgrading = wait_phase(&supersets, SupersetPhase::Upgrading).await;
+    let context = upgrade_context(&upgrading);
     assert_eq!(context.from_tag.as_deref(), Some("6.0.0"));
     assert_eq!(context.to_tag.as_deref(), Some("6.0.1"));
-    let done = wait_superset(&supersets, "the upgrade did not complete", |s| {
-        lifecycle_phase(s) == Some(LifecyclePhase::Complete)
-            && s.status
-                .as_ref()
-                .and_then(|s| s.last_lifecycle_image.as_deref())
-                == Some(image("6.0.1").as_str())
-            && has_condition(s, "Available", "True", "AllComponentsReady")
-    })
-    .await;
+    let done = wait_upgraded(&supersets, "6.0.1").await;
     let elapsed = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (violations, without_backend, maintenance_seen) = watch.finish();
@@ -742,25 +760,9 @@ async fn a_supervised_upgrade_waits_for_the_right_token_and_consumes_it() {
     // A first install is not an upgrade: it needs no approval.
     wait_complete(&supersets, "the install did not complete").await;
 
-    merge_spec(
-        &supersets,
-        &json!({ "spec": { "image": { "tag": "6.0.1" } } }),
-    )
-    .await;
-    let waiting = wait_superset(&supersets, "the upgrade did not wait for approval", |s| {
-        s.status.as_ref().and_then(|s| s.phase) == Some(SupersetPhase::AwaitingApproval)
-    })
-    .await;
-    let token = waiting
-        .status
-        .clone()
-        .unwrap()
-        .lifecycle
-        .unwrap()
-        .upgrade
-        .unwrap()
-        .approval_token
-        .unwrap();
+    upgrade_to(&supersets, "6.0.1").await;
+    let waiting = wait_phase(&supersets, SupersetPhase::AwaitingApproval).await;
+    let token = upgrade_context(&waiting).approval_token.unwrap();
     let message = condition_message(&waiting, "LifecycleComplete");
     assert!(
         message.contains(&format!("{APPROVE_UPGRADE}={token}")),
@@ -782,21 +784,13 @@ async fn a_supervised_upgrade_waits_for_the_right_token_and_consumes_it() {
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        supersets.get("dev").await.unwrap().status.unwrap().phase,
+        phase(&supersets.get("dev").await.unwrap()),
         Some(SupersetPhase::AwaitingApproval)
     );
     assert_eq!(web_image().await, image("6.0.0"));
 
     merge_spec(&supersets, &annotate(&token)).await;
-    let done = wait_superset(&supersets, "the approved upgrade did not complete", |s| {
-        lifecycle_phase(s) == Some(LifecyclePhase::Complete)
-            && s.status
-                .as_ref()
-                .and_then(|s| s.last_lifecycle_image.as_deref())
-                == Some(image("6.0.1").as_str())
-            && has_condition(s, "Available", "True", "AllComponentsReady")
-    })
-    .await;
+    let done = wait_upgraded(&supersets, "6.0.1").await;
     let _ = done;
     within("the approval was not consumed", async {
         while supersets
@@ -924,10 +918,7 @@ async fn an_invalid_schedule_blocks_the_pipeline_until_it_is_fixed() {
         .create(&PostParams::default(), &spec)
         .await
         .unwrap();
-    let blocked = wait_superset(&supersets, "the invalid schedule did not block", |s| {
-        s.status.as_ref().and_then(|s| s.phase) == Some(SupersetPhase::Blocked)
-    })
-    .await;
+    let blocked = wait_phase(&supersets, SupersetPhase::Blocked).await;
     assert!(has_condition(
         &blocked,
         "ScheduleValid",
@@ -1033,11 +1024,6 @@ async fn a_disabled_lifecycle_records_the_image_so_enabling_it_later_upgrades() 
             "disabled": false, "podTemplate": succeeding() } } }),
     )
     .await;
-    wait_superset(
-        &supersets,
-        "enabling the lifecycle with a new image was no upgrade",
-        |s| s.status.as_ref().and_then(|s| s.phase) == Some(SupersetPhase::Upgrading),
-    )
-    .await;
+    wait_phase(&supersets, SupersetPhase::Upgrading).await;
     wait_complete(&supersets, "the upgrade did not complete").await;
 }
