@@ -31,7 +31,7 @@ use superset_operator_api::{
 use superset_operator_render::{Component, naming, workload};
 
 use crate::apply::{self, Control, FIELD_MANAGER, owned_by, owner_reference};
-use crate::{Error, Scope, conditions, events};
+use crate::{Error, Scope, conditions, events, metrics};
 
 /// What the generic controller needs to know about a child kind.
 pub trait ComponentChild:
@@ -108,7 +108,7 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope) {
             },
         )
         .run(
-            reconcile::<K>,
+            |child, ctx| metrics::measure(K::COMPONENT.kind(), reconcile::<K>(child, ctx)),
             error_policy::<K>,
             Arc::new(Context { client }),
         )

@@ -7,6 +7,7 @@ pub mod child;
 mod conditions;
 mod events;
 mod lifecycle;
+pub mod metrics;
 pub mod parent;
 pub mod task;
 
@@ -32,6 +33,27 @@ pub enum Error {
     /// The Superset cannot be resolved.
     #[error(transparent)]
     Resolve(#[from] superset_operator_render::resolve::ResolveError),
+}
+
+impl Error {
+    /// A short name for the kind of failure, for the errors metric.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(status)) => match status.code {
+                403 => "forbidden",
+                404 => "not_found",
+                409 => "conflict",
+                422 => "invalid",
+                429 => "throttled",
+                500.. => "server",
+                _ => "api",
+            },
+            Error::Kube(_) => "transport",
+            Error::Json(_) => "encoding",
+            Error::MissingIdentity => "identity",
+            Error::Resolve(_) => "resolve",
+        }
+    }
 }
 
 /// Which namespaces the controllers watch.

@@ -36,7 +36,7 @@ use superset_operator_render::{
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
 use crate::child::{ComponentChild, sync};
-use crate::{Error, Scope, conditions, events, lifecycle};
+use crate::{Error, Scope, conditions, events, lifecycle, metrics};
 
 struct Context {
     client: Client,
@@ -61,6 +61,7 @@ pub async fn run(client: Client, scope: Scope) {
         }
     }
     let (for_secrets, for_config_maps) = (controller.store(), controller.store());
+    tokio::spawn(forget_deleted_instances(controller.store()));
     controller
         .watches(scope.api::<Secret>(&client), config(), move |secret| {
             referencing(
@@ -90,13 +91,30 @@ pub async fn run(client: Client, scope: Scope) {
         .owns(scope.api::<SupersetLifecycleTask>(&client), config())
         // Only the maintenance page's Deployment is the parent's own.
         .owns(scope.api::<Deployment>(&client), config())
-        .run(reconcile, error_policy, Arc::new(Context { client }))
+        .run(
+            |superset, ctx| metrics::measure("superset", reconcile(superset, ctx)),
+            error_policy,
+            Arc::new(Context { client }),
+        )
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "Superset reconcile failed");
             }
         })
         .await;
+}
+
+/// Drops the metrics of Supersets that are gone, which no reconcile would otherwise notice.
+async fn forget_deleted_instances(store: Store<Superset>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let live = store
+            .state()
+            .iter()
+            .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
+            .collect();
+        metrics::forget_instances_except(&live);
+    }
 }
 
 /// The Supersets in `namespace` whose pods read `reference`.
@@ -324,6 +342,11 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     if complete && superset.annotations().contains_key(APPROVE_UPGRADE) {
         consume_approval(client, &superset).await?;
     }
+    metrics::lifecycle_phase(
+        &namespace,
+        &name,
+        status.lifecycle.as_ref().and_then(|l| l.phase),
+    );
     write_status(client, &superset, status).await?;
     // A wanted kind whose CRD is not installed yet is looked for again later.
     if optional.missing {

@@ -15,10 +15,11 @@ use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use superset_operator_api::SupersetLifecycleTask;
+use superset_operator_render::component::TaskFacts;
 use superset_operator_render::{labels, task_run};
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
-use crate::{Error, Scope, events};
+use crate::{Error, Scope, events, metrics};
 
 struct Context {
     client: Client,
@@ -32,7 +33,11 @@ pub async fn run(client: Client, scope: Scope) {
         watcher::Config::default(),
     )
     .owns(scope.api::<Pod>(&client), pods)
-    .run(reconcile, error_policy, Arc::new(Context { client }))
+    .run(
+        |task, ctx| metrics::measure("SupersetLifecycleTask", reconcile(task, ctx)),
+        error_policy,
+        Arc::new(Context { client }),
+    )
     .for_each(|result| async move {
         if let Err(error) = result {
             tracing::debug!(%error, "lifecycle task reconcile failed");
@@ -93,6 +98,7 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
             apply::delete_exact(&pods, name, &pod.uid().unwrap_or_default()).await?;
         }
     }
+    record_metrics(&task, &plan);
     for event in &plan.events {
         if event.warning {
             tracing::warn!(task = %task.name_any(), reason = event.reason, "{}", event.message);
@@ -119,4 +125,26 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
     Ok(plan
         .requeue
         .map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Counts the attempts the plan starts and ends, and the duration of a completed task.
+fn record_metrics(task: &SupersetLifecycleTask, plan: &task_run::Plan) {
+    let task_type = task.spec.type_.suffix();
+    for event in &plan.events {
+        match event.reason {
+            "TaskStarted" => metrics::task_attempt(task_type, "started"),
+            "TaskComplete" => metrics::task_attempt(task_type, "succeeded"),
+            "TaskRetry" | "TaskFailed" => metrics::task_attempt(task_type, "failed"),
+            _ => {}
+        }
+    }
+    let completed = plan.events.iter().any(|e| e.reason == "TaskComplete");
+    if let (true, Some(started), Some(done)) = (
+        completed,
+        plan.status.started_at.as_ref(),
+        plan.status.completed_at.as_ref(),
+    ) {
+        let seconds = done.0.duration_since(started.0).as_secs_f64().max(0.0);
+        metrics::task_duration(task_type, seconds);
+    }
 }

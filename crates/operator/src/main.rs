@@ -4,8 +4,10 @@
 
 mod preview;
 mod run;
+mod serve;
 
 use std::io::Read as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -39,6 +41,39 @@ enum Command {
         /// Log filter, as for `RUST_LOG` (for example `info` or `superset_operator_controller=debug`).
         #[arg(long, env = "SUPERSET_OPERATOR_LOG", default_value = "info")]
         log_level: String,
+        /// Address of the Prometheus endpoint `/metrics`.
+        #[arg(
+            long,
+            env = "SUPERSET_OPERATOR_METRICS_ADDRESS",
+            default_value = "0.0.0.0:8080"
+        )]
+        metrics_address: SocketAddr,
+        /// Address of the probes `/healthz` and `/readyz` (may equal the metrics address).
+        #[arg(
+            long,
+            env = "SUPERSET_OPERATOR_PROBE_ADDRESS",
+            default_value = "0.0.0.0:8081"
+        )]
+        probe_address: SocketAddr,
+        /// Hold a Lease before reconciling, so that only one of several replicas acts.
+        #[arg(long, env = "SUPERSET_OPERATOR_LEADER_ELECT")]
+        leader_elect: bool,
+        /// Namespace of the Lease (default: the operator's own namespace).
+        #[arg(long, env = "SUPERSET_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+        leader_election_namespace: Option<String>,
+        /// Name of the Lease.
+        #[arg(
+            long,
+            env = "SUPERSET_OPERATOR_LEADER_ELECTION_ID",
+            default_value = "superset-operator"
+        )]
+        leader_election_id: String,
+        /// Seconds the lease stays valid without renewal: a standby takes over within this.
+        #[arg(long, env = "SUPERSET_OPERATOR_LEASE_DURATION", default_value_t = 15)]
+        lease_duration: u64,
+        /// Seconds before expiry the leader renews its lease.
+        #[arg(long, env = "SUPERSET_OPERATOR_LEASE_RENEW_GRACE", default_value_t = 5)]
+        lease_renew_grace: u64,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML (`| kubectl apply -f -`).
     Crd,
@@ -58,12 +93,42 @@ enum Command {
 /// builds keep every async frame on the stack.
 const WORKER_STACK: usize = 16 << 20;
 
+/// The namespace the operator runs in: `POD_NAMESPACE`, else the service account's, else
+/// `default`.
+fn own_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok()
+        })
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// This replica's identity: `POD_NAME`, else the host name and process ID.
+fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "superset-operator".into());
+        format!("{host}-{}", std::process::id())
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run {
             namespaces,
             log_format,
             log_level,
+            metrics_address,
+            probe_address,
+            leader_elect,
+            leader_election_namespace,
+            leader_election_id,
+            lease_duration,
+            lease_renew_grace,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_new(&log_level)
                 .context("parsing --log-level")?;
@@ -80,7 +145,19 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?;
-            runtime.block_on(run::run(namespaces.into_iter().collect()))?;
+            let leader_election = leader_elect.then(|| run::LeaderElection {
+                namespace: leader_election_namespace.unwrap_or_else(own_namespace),
+                lease: leader_election_id,
+                identity: identity(),
+                duration: lease_duration,
+                grace: lease_renew_grace,
+            });
+            runtime.block_on(run::run(run::Options {
+                namespaces: namespaces.into_iter().collect(),
+                metrics_address,
+                probe_address,
+                leader_election,
+            }))?;
         }
         Command::Crd => print!("{}", superset_operator_api::generated::all_crds_yaml()?),
         Command::Render { file, namespace } => {

@@ -1,12 +1,16 @@
 //! `superset-operator run`: the controllers, until SIGTERM or Ctrl-C.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client};
+use kube_lease_manager::LeaseManagerBuilder;
 use superset_operator_controller::Scope;
 use tokio::signal::unix::{SignalKind, signal};
+
+use crate::serve::{self, Readiness};
 
 /// Checks that every CRD of the operator is installed and established, naming those that
 /// are not.
@@ -38,31 +42,146 @@ async fn ensure_crds(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the controllers for `namespaces` (every namespace when empty) until a signal.
-pub async fn run(namespaces: BTreeSet<String>) -> anyhow::Result<()> {
+/// How `run` coordinates with other replicas.
+pub struct LeaderElection {
+    /// Namespace of the Lease.
+    pub namespace: String,
+    /// Name of the Lease.
+    pub lease: String,
+    /// This replica's identity in the Lease.
+    pub identity: String,
+    /// Seconds a lease stays valid without renewal; a standby takes over after at most this.
+    pub duration: u64,
+    /// Seconds before expiry the leader renews.
+    pub grace: u64,
+}
+
+/// What `run` needs.
+pub struct Options {
+    /// Namespaces to watch; every namespace when empty.
+    pub namespaces: BTreeSet<String>,
+    /// Where `/metrics` is served.
+    pub metrics_address: SocketAddr,
+    /// Where `/healthz` and `/readyz` are served.
+    pub probe_address: SocketAddr,
+    /// Leader election, when several replicas run.
+    pub leader_election: Option<LeaderElection>,
+}
+
+/// Runs the controllers until SIGTERM or Ctrl-C (or, with leader election, until the lease is
+/// lost, which ends the process with an error so that it restarts as a standby).
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let readiness = Readiness::default();
+    serve::start(
+        options.metrics_address,
+        options.probe_address,
+        readiness.clone(),
+    )
+    .await?;
     let client = Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
     ensure_crds(&client).await?;
-    let scopes: Vec<Scope> = if namespaces.is_empty() {
+    readiness.set_ready();
+    let scopes: Vec<Scope> = if options.namespaces.is_empty() {
         vec![Scope::All]
     } else {
-        namespaces.into_iter().map(Scope::Namespace).collect()
+        options
+            .namespaces
+            .into_iter()
+            .map(Scope::Namespace)
+            .collect()
     };
-    tracing::info!(?scopes, "controllers starting");
-    let controllers = futures_join_all(
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+
+    let Some(election) = options.leader_election else {
+        superset_operator_controller::metrics::set_leader(true);
+        tracing::info!(?scopes, "controllers starting");
+        tokio::select! {
+            () = controllers(client, scopes) => tracing::warn!("controllers stopped"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
+        }
+        return Ok(());
+    };
+
+    let manager = LeaseManagerBuilder::new(client.clone(), &election.lease)
+        .with_namespace(&election.namespace)
+        .with_identity(&election.identity)
+        .with_duration(election.duration)
+        .with_grace(election.grace)
+        .with_field_manager(format!("superset-operator-{}", election.identity))
+        .build()
+        .await
+        .context("setting up leader election")?;
+    let (mut leading, lease_task) = manager.watch().await;
+    tracing::info!(
+        lease = %election.lease,
+        namespace = %election.namespace,
+        identity = %election.identity,
+        "waiting for the leader lease"
+    );
+    let outcome = loop {
+        if *leading.borrow_and_update() {
+            break None;
+        }
+        tokio::select! {
+            changed = leading.changed() => {
+                if changed.is_err() {
+                    break Some(Err(anyhow::anyhow!("leader election stopped")));
+                }
+            }
+            _ = terminate.recv() => break Some(Ok("SIGTERM received while standing by; stopping")),
+            _ = tokio::signal::ctrl_c() => break Some(Ok("interrupted while standing by; stopping")),
+        }
+    };
+    let outcome = match outcome {
+        Some(outcome) => outcome,
+        None => {
+            superset_operator_controller::metrics::set_leader(true);
+            tracing::info!(?scopes, identity = %election.identity, "leader lease acquired; controllers starting");
+            let running = tokio::spawn(controllers(client, scopes));
+            let outcome = tokio::select! {
+                _ = lost(&mut leading) => Err(anyhow::anyhow!("the leader lease was lost; exiting so that a standby takes over")),
+                _ = terminate.recv() => Ok("SIGTERM received; stopping and releasing the lease"),
+                _ = tokio::signal::ctrl_c() => Ok("interrupted; stopping and releasing the lease"),
+            };
+            running.abort();
+            let _ = running.await;
+            superset_operator_controller::metrics::set_leader(false);
+            outcome
+        }
+    };
+    // Closing the channel makes the lease task release the lease before it ends.
+    drop(leading);
+    match lease_task.await {
+        Ok(Ok(_)) => tracing::info!("leader lease released"),
+        Ok(Err(error)) => tracing::warn!(%error, "releasing the leader lease failed"),
+        Err(error) => tracing::warn!(%error, "the leader election task failed"),
+    }
+    let message = outcome?;
+    tracing::info!("{message}");
+    Ok(())
+}
+
+/// Resolves when the lease is no longer held.
+async fn lost(leading: &mut tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if leading.changed().await.is_err() || !*leading.borrow_and_update() {
+            return;
+        }
+    }
+}
+
+/// Every controller for every scope.
+async fn controllers(client: Client, scopes: Vec<Scope>) {
+    futures_join_all(
         scopes
             .into_iter()
             .map(|scope| superset_operator_controller::run(client.clone(), scope)),
-    );
-    let mut terminate =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        () = controllers => tracing::warn!("controllers stopped"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-    }
-    Ok(())
+    )
+    .await
 }
 
 /// Runs every future to completion, concurrently.
