@@ -9,6 +9,7 @@ mod events;
 mod lifecycle;
 pub mod metrics;
 pub mod parent;
+pub mod rbac;
 pub mod task;
 
 use k8s_openapi::NamespaceResourceScope;

@@ -350,6 +350,14 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
             !done(t, status)
         })
         .collect();
+    // Every task shows where it stands, also while the drain holds the pipeline.
+    for task in inputs.tasks {
+        let status = live
+            .get(&task.task_type)
+            .and_then(|l| l.as_ref())
+            .and_then(|l| l.status.as_ref());
+        project(&mut step, task, status, done(task, status));
+    }
     let running_phase = if upgrade.is_some() {
         SupersetPhase::Upgrading
     } else {

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod install;
 mod preview;
 mod run;
 mod serve;
@@ -77,6 +78,18 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions as multi-document YAML (`| kubectl apply -f -`).
     Crd,
+    /// Print the install manifest: CRDs, RBAC, the operator's Deployment and metrics Service.
+    Install,
+    /// Write the generated install artefacts into the repository (`make generate`).
+    #[command(hide = true)]
+    Generate {
+        /// Repository root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Fail, naming them, when checked-in files differ instead of writing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print every child resource and ConfigMap the operator would create for a manifest,
     /// without a cluster. Invalid manifests are reported with the field to fix.
     Render {
@@ -160,6 +173,8 @@ fn main() -> anyhow::Result<()> {
             }))?;
         }
         Command::Crd => print!("{}", superset_operator_api::generated::all_crds_yaml()?),
+        Command::Install => print!("{}", install::install_manifest()?),
+        Command::Generate { root, check } => install::generate(&root, check)?,
         Command::Render { file, namespace } => {
             let yaml = if file.as_os_str() == "-" {
                 let mut text = String::new();
