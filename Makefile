@@ -1,22 +1,33 @@
 # Entry points used by the README, CI and users.
-.PHONY: test control-plane generate cluster-up cluster-down fmt lint
+.PHONY: test demo demo-down control-plane generate cluster-up cluster-down fmt lint
 
-## Build the control plane and the Superset virtualenv if absent, then run every test
-## (unit, integration, end to end).
+## Build the control plane, the Superset virtualenv and helm if absent, then run every test
+## (unit, integration, end to end, the chart, the demo).
 test: control-plane
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	SUPERSET_PYTHON="$$(hack/superset-python.sh)" cargo test --workspace --locked
+	SUPERSET_PYTHON="$$(hack/superset-python.sh)" SUPERSET_HELM="$$(hack/helm.sh)" \
+		cargo test --workspace --locked
+
+## Start the simulated cluster, run the operator, apply a sample Superset with every component
+## and show it once Available. `make demo-down` stops it all.
+demo: control-plane
+	@hack/demo.sh up
+
+demo-down:
+	@hack/demo.sh down
 
 ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from
 ## Go modules (cached outside the repository; a second run builds nothing).
 control-plane:
 	@hack/control-plane.sh >/dev/null
 
-## Regenerate the CRD YAML (config/crd/) and the validation reference (docs/reference/)
-## from the Rust types.
+## Regenerate every generated artefact from the Rust code: CRD YAML (config/crd/), the
+## references (docs/reference/), RBAC and the install manifest (config/), the chart's CRDs
+## and rules.
 generate:
 	cargo run --quiet --locked -p superset-operator-api --bin generate
+	cargo run --quiet --locked -p superset-operator -- generate --root .
 
 ## Start the simulated cluster in the background; prints `export KUBECONFIG=...`.
 cluster-up:

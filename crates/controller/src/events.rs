@@ -33,12 +33,13 @@ pub async fn on_transition<K: Resource<DynamicType = ()>>(
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| c.message.clone());
-    let healthy = matches!(
-        (type_, status.as_str()),
-        ("Available" | "Ready" | "ScheduleValid", "True")
-            | ("Degraded" | "Stopped" | "Suspended", "False")
-            | ("MaintenanceActive", _)
-    );
+    let healthy = reason == "WaitingForLifecycle"
+        || matches!(
+            (type_, status.as_str()),
+            ("Available" | "Ready" | "ScheduleValid", "True")
+                | ("Degraded" | "Stopped" | "Suspended", "False")
+                | ("MaintenanceActive", _)
+        );
     let event = Event {
         type_: if healthy {
             EventType::Normal

@@ -447,12 +447,13 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
                     step.conditions
                         .push(("Degraded", "True", "TaskCannotStart", text));
                 } else {
-                    step.conditions.push((
-                        "LifecycleComplete",
-                        "False",
-                        "TaskInProgress",
-                        format!("{key} is running (attempt {attempts} of {max})"),
-                    ));
+                    let message = if attempts == 0 {
+                        format!("{key} is starting")
+                    } else {
+                        format!("{key} is running (attempt {attempts} of {max})")
+                    };
+                    step.conditions
+                        .push(("LifecycleComplete", "False", "TaskInProgress", message));
                 }
             }
         }

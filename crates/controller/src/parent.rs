@@ -437,6 +437,14 @@ fn finish_lifecycle(
         && let Some(phase) = step.phase
     {
         status.phase = Some(phase);
+        if !conditions::is_true(&status.conditions, "Available") {
+            wanted.push((
+                "Available",
+                "False",
+                "WaitingForLifecycle",
+                "components start once every lifecycle task is complete".into(),
+            ));
+        }
     }
     if status.lifecycle.is_some() {
         wanted.push(if maintenance_on {
