@@ -1,5 +1,5 @@
-//! Artefacts generated from the types and checked in: the CRD YAML under `config/crd/` and the
-//! validation reference under `docs/reference/`. `make generate` writes them; a test fails
+//! Artefacts generated from the types and checked in: the CRD YAML under `config/crd/`, and
+//! the API and validation references under `docs/reference/`. `make generate` writes them; a test fails
 //! when the checked-in copies are stale.
 
 use std::fmt::Write as _;
@@ -19,6 +19,7 @@ pub fn artefacts() -> Result<Vec<(String, String)>, serde_yaml::Error> {
         "docs/reference/validation.md".into(),
         validation_reference(),
     ));
+    files.push(("docs/reference/api.md".into(), api_reference()));
     Ok(files)
 }
 
@@ -79,6 +80,100 @@ pub fn validation_reference() -> String {
         }
     }
     out
+}
+
+/// Markdown listing every documented field of every kind: its path, type, default and what it
+/// does, straight from the doc comments of the Rust types.
+pub fn api_reference() -> String {
+    let mut out = String::from(
+        "<!-- Generated from the Rust types in crates/api by `make generate`. Do not edit. -->\n\
+         # API reference\n\n\
+         Every field of every kind, from the doc comments of the Rust types. You write\n\
+         `Superset`; the operator writes the other kinds from it. Fields of embedded Kubernetes\n\
+         types (pod templates, probes, affinity, ...) follow the Kubernetes API reference.\n\
+         Validation rules are listed in [validation](validation.md).\n",
+    );
+    for crd in crds() {
+        let schema =
+            serde_json::to_value(&crd.spec.versions[0].schema).expect("a schema serialises");
+        let root = &schema["openAPIV3Schema"];
+        let _ = write!(
+            out,
+            "\n## {} (`{}`)\n\n{}\n\n| Field | Type | Default | Description |\n|---|---|---|---|\n",
+            crd.spec.names.kind,
+            crd.spec.names.short_names.clone().unwrap_or_default().join(", "),
+            escape_cell(root["description"].as_str().unwrap_or_default()),
+        );
+        for part in ["spec", "status"] {
+            collect_fields(&root["properties"][part], part.to_owned(), &mut out);
+        }
+    }
+    out
+}
+
+fn type_of(schema: &Value) -> String {
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        let names: Vec<String> = values
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|v| format!("`{v}`"))
+            .collect();
+        return format!("enum: {}", names.join(", "));
+    }
+    match schema["type"].as_str() {
+        Some("array") => format!("[]{}", type_of(&schema["items"])),
+        Some("object") if schema.get("additionalProperties").is_some() => {
+            format!("map[string]{}", type_of(&schema["additionalProperties"]))
+        }
+        Some(kind) => kind.to_owned(),
+        None if schema.get("x-kubernetes-int-or-string").is_some() => "int or string".into(),
+        None => "object".into(),
+    }
+}
+
+fn collect_fields(schema: &Value, path: String, out: &mut String) {
+    let Some(Value::Object(properties)) = schema.get("properties") else {
+        return;
+    };
+    let required_fields: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for (name, child) in properties {
+        let Some(description) = child.get("description").and_then(Value::as_str) else {
+            // Inside embedded Kubernetes types descriptions are left out; so is the listing.
+            continue;
+        };
+        let child_path = format!("{path}.{name}");
+        let default = child
+            .get("default")
+            .map(|d| format!("`{d}`"))
+            .unwrap_or_default();
+        let marker = if required_fields.contains(&name.as_str()) {
+            " (required)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "| `{child_path}`{marker} | {} | {} | {} |",
+            escape_cell(&type_of(child)),
+            escape_cell(&default),
+            escape_cell(&description.replace('\n', " ")).replace('<', "&lt;")
+        );
+        let nested = if child["type"] == "array" {
+            &child["items"]
+        } else {
+            child
+        };
+        let nested_path = if child["type"] == "array" {
+            format!("{child_path}[]")
+        } else {
+            child_path
+        };
+        collect_fields(nested, nested_path, out);
+    }
 }
 
 fn collect_rules(schema: &Value, path: String, out: &mut Vec<(String, String, String)>) {
