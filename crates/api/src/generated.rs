@@ -101,7 +101,12 @@ pub fn api_reference() -> String {
             out,
             "\n## {} (`{}`)\n\n{}\n\n| Field | Type | Default | Description |\n|---|---|---|---|\n",
             crd.spec.names.kind,
-            crd.spec.names.short_names.clone().unwrap_or_default().join(", "),
+            crd.spec
+                .names
+                .short_names
+                .clone()
+                .unwrap_or_default()
+                .join(", "),
             escape_cell(root["description"].as_str().unwrap_or_default()),
         );
         for part in ["spec", "status"] {

@@ -15,8 +15,14 @@ fn the_demo_brings_a_superset_with_every_component_to_available() {
         Command::new(&script)
             .arg(action)
             .env("SUPERSET_OPERATOR_CLUSTER_STATE", &state)
-            .env("SUPERSET_OPERATOR_BIN", env!("CARGO_BIN_EXE_superset-operator"))
-            .env("SUPERSET_DEMO_METRICS_PORT", common::free_port().to_string())
+            .env(
+                "SUPERSET_OPERATOR_BIN",
+                env!("CARGO_BIN_EXE_superset-operator"),
+            )
+            .env(
+                "SUPERSET_DEMO_METRICS_PORT",
+                common::free_port().to_string(),
+            )
             .output()
             .unwrap()
     };
@@ -49,5 +55,9 @@ fn the_demo_brings_a_superset_with_every_component_to_available() {
         assert!(output.contains(kind), "no {kind} in:\n{output}");
     }
     assert!(output.contains("make demo-down"), "{output}");
-    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
 }

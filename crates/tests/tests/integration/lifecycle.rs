@@ -54,6 +54,30 @@ fn superset(lifecycle: serde_json::Value) -> Superset {
     .unwrap()
 }
 
+/// A seed task from a fixed source, on `cron` when given, whose pods succeed.
+fn seed(cron: Option<&str>) -> serde_json::Value {
+    let mut seed = json!({
+        "source": { "host": "prod-db", "database": "superset", "username": "reader", "password": "pw" },
+        "podTemplate": succeeding(),
+    });
+    if let Some(cron) = cron {
+        seed["cronSchedule"] = json!(cron);
+    }
+    seed
+}
+
+/// The reasons of every event in the test's namespace.
+async fn event_reasons(env: &TestEnv) -> BTreeSet<String> {
+    env.api::<k8s_openapi::api::events::v1::Event>()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
 /// Task pods that succeed as soon as they run.
 fn succeeding() -> serde_json::Value {
     json!({ "annotations": { OUTCOME_ANNOTATION: SUCCEED } })
@@ -361,10 +385,7 @@ async fn a_fresh_install_seeds_migrates_and_initialises_in_order_before_componen
     let spec = superset(json!({
         "podTemplate": succeeding(),
         "maintenancePage": {},
-        "seed": {
-            "source": { "host": "prod-db", "database": "superset", "username": "reader", "password": "pw" },
-            "podTemplate": succeeding(),
-        },
+        "seed": seed(None),
         "init": { "adminUser": {} },
     }));
     let started = Instant::now();
@@ -531,16 +552,7 @@ async fn an_image_upgrade_drains_behind_the_maintenance_page_without_a_moment_of
     );
     let status = done.status.unwrap();
     assert!(status.lifecycle.unwrap().upgrade.is_none());
-    let events = env
-        .api::<k8s_openapi::api::events::v1::Event>()
-        .list(&ListParams::default())
-        .await
-        .unwrap();
-    let reasons: BTreeSet<String> = events
-        .items
-        .iter()
-        .filter_map(|e| e.reason.clone())
-        .collect();
+    let reasons = event_reasons(&env).await;
     for reason in [
         "Draining",
         "Migrating",
@@ -855,16 +867,8 @@ async fn tuning_changes_roll_components_without_draining_or_rerunning_init() {
     );
     let migrate_after = task(&env, "dev-migrate").await.unwrap().status.unwrap();
     assert_eq!(migrate_after.completed_at, migrate_before.completed_at);
-    let events = env
-        .api::<k8s_openapi::api::events::v1::Event>()
-        .list(&ListParams::default())
-        .await
-        .unwrap();
     assert!(
-        events
-            .items
-            .iter()
-            .all(|e| e.reason.as_deref() != Some("Draining")),
+        !event_reasons(&env).await.contains("Draining"),
         "a tuning change drained the components"
     );
 }
@@ -876,11 +880,7 @@ async fn a_scheduled_seed_runs_again_on_its_next_tick() {
     let supersets: Api<Superset> = env.api();
     let spec = superset(json!({
         "podTemplate": succeeding(),
-        "seed": {
-            "cronSchedule": "*/20 * * * * *",
-            "source": { "host": "prod-db", "database": "superset", "username": "reader", "password": "pw" },
-            "podTemplate": succeeding(),
-        },
+        "seed": seed(Some("*/20 * * * * *")),
     }));
     supersets
         .create(&PostParams::default(), &spec)
@@ -937,11 +937,7 @@ async fn an_invalid_schedule_blocks_the_pipeline_until_it_is_fixed() {
     let supersets: Api<Superset> = env.api();
     let spec = superset(json!({
         "podTemplate": succeeding(),
-        "seed": {
-            "cronSchedule": "61 * * * *",
-            "source": { "host": "prod-db", "database": "superset", "username": "reader", "password": "pw" },
-            "podTemplate": succeeding(),
-        },
+        "seed": seed(Some("61 * * * *")),
     }));
     supersets
         .create(&PostParams::default(), &spec)
