@@ -33,7 +33,7 @@ pub async fn on_transition<K: Resource<DynamicType = ()>>(
         .iter()
         .find(|c| c.type_ == type_)
         .map(|c| c.message.clone());
-    let healthy = reason == "WaitingForLifecycle"
+    let healthy = matches!(reason.as_str(), "WaitingForLifecycle" | "Restoring")
         || matches!(
             (type_, status.as_str()),
             ("Available" | "Ready" | "ScheduleValid", "True")

@@ -420,6 +420,14 @@ fn finish_lifecycle(
                     "Restoring",
                     "every task is complete; components are starting again".into(),
                 ));
+                if !conditions::is_true(&status.conditions, "Available") {
+                    wanted.push((
+                        "Available",
+                        "False",
+                        "Restoring",
+                        "components are starting after the lifecycle tasks".into(),
+                    ));
+                }
             } else {
                 complete = true;
                 lifecycle_status.phase = Some(LifecyclePhase::Complete);
