@@ -36,8 +36,10 @@ pub async fn on_transition<K: Resource<DynamicType = ()>>(
     let healthy = matches!(reason.as_str(), "WaitingForLifecycle" | "Restoring")
         || matches!(
             (type_, status.as_str()),
-            ("Available" | "Ready" | "ScheduleValid", "True")
-                | ("Degraded" | "Stopped" | "Suspended", "False")
+            (
+                "Available" | "Ready" | "ScheduleValid" | "VersionSupported",
+                "True"
+            ) | ("Degraded" | "Stopped" | "Suspended", "False")
                 | ("MaintenanceActive", _)
         );
     let event = Event {

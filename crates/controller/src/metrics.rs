@@ -40,6 +40,12 @@ struct TaskTypeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+struct InstanceLabels {
+    namespace: String,
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct PhaseLabels {
     namespace: String,
     name: String,
@@ -55,6 +61,7 @@ struct Metrics {
     task_durations: Family<TaskTypeLabels, Histogram>,
     phases: Family<PhaseLabels, Gauge>,
     leader: Gauge,
+    version_supported: Family<InstanceLabels, Gauge>,
     /// The phase series set, so that an instance's old phase and a deleted instance's series
     /// can be removed.
     phase_series: Mutex<BTreeSet<PhaseLabels>>,
@@ -108,9 +115,16 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "1 while this replica holds the leader lease (or runs without leader election)",
         leader.clone(),
     );
+    let version_supported = Family::<InstanceLabels, Gauge>::default();
+    registry.register(
+        "instance_version_supported",
+        "1 when a Superset's image is a supported Superset version, 0 otherwise",
+        version_supported.clone(),
+    );
     Metrics {
         registry,
         leader,
+        version_supported,
         reconciles,
         errors,
         durations,
@@ -205,7 +219,29 @@ pub fn lifecycle_phase(namespace: &str, name: &str, phase: Option<LifecyclePhase
     }
 }
 
-/// Removes the phase series of Supersets that no longer exist.
+/// Records whether a Superset's image is a supported version.
+pub fn version_supported(namespace: &str, name: &str, supported: bool) {
+    METRICS
+        .version_supported
+        .get_or_create(&InstanceLabels {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
+        .set(i64::from(supported));
+    VERSION_SERIES
+        .lock()
+        .expect("not poisoned")
+        .insert(InstanceLabels {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        });
+}
+
+/// The instances with a version series, so deleted ones can be removed.
+static VERSION_SERIES: LazyLock<Mutex<BTreeSet<InstanceLabels>>> =
+    LazyLock::new(|| Mutex::new(BTreeSet::new()));
+
+/// Removes the series of Supersets that no longer exist.
 pub fn forget_instances_except(live: &BTreeSet<(String, String)>) {
     let series = METRICS
         .phase_series
@@ -217,6 +253,17 @@ pub fn forget_instances_except(live: &BTreeSet<(String, String)>) {
         .collect::<BTreeSet<_>>();
     for (namespace, name) in series {
         lifecycle_phase(&namespace, &name, None);
+    }
+    let gone: Vec<InstanceLabels> = VERSION_SERIES
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter(|s| !live.contains(&(s.namespace.clone(), s.name.clone())))
+        .cloned()
+        .collect();
+    for labels in gone {
+        METRICS.version_supported.remove(&labels);
+        VERSION_SERIES.lock().expect("not poisoned").remove(&labels);
     }
 }
 

@@ -29,6 +29,7 @@ use superset_operator_api::{
 };
 use superset_operator_render::lifecycle::APPROVE_UPGRADE;
 use superset_operator_render::references::{self, Reference};
+use superset_operator_render::versions;
 use superset_operator_render::{
     Child, Component, ResolveOptions, Resolved, checksum, labels, naming, networking, resolve,
     resolve_with, workload,
@@ -337,7 +338,14 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     reconcile_networking(client, &superset, &resolved, &owner).await?;
     let optional = reconcile_optional_kinds(client, &superset, &resolved, &owner).await?;
 
-    let mut status = aggregate(&superset, &statuses, &optional.conditions);
+    let mut extra = optional.conditions.clone();
+    extra.push(version_condition(&superset));
+    metrics::version_supported(
+        &namespace,
+        &name,
+        extra.last().is_some_and(|c| c.1 == "True"),
+    );
+    let mut status = aggregate(&superset, &statuses, &extra);
     let complete = finish_lifecycle(&superset, &mut status, step, maintenance_on, &schedule);
     if complete && superset.annotations().contains_key(APPROVE_UPGRADE) {
         consume_approval(client, &superset).await?;
@@ -353,6 +361,54 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         requeue = Some(requeue.map_or(OPTIONAL_KIND_RETRY, |r| r.min(OPTIONAL_KIND_RETRY)));
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// `VersionSupported`: whether the image tag is a Superset version the operator supports.
+fn version_condition(superset: &Superset) -> (&'static str, &'static str, &'static str, String) {
+    let tag = &superset.spec.image.tag;
+    let declared = superset
+        .annotations()
+        .get(versions::DECLARED_SUPPORTED)
+        .is_some_and(|v| v == "true");
+    let range = versions::describe_range();
+    let (status, reason, message) = match versions::support(tag, declared) {
+        versions::Support::Supported(v) => (
+            "True",
+            "Supported",
+            format!("Superset {v} is supported ({range})"),
+        ),
+        versions::Support::Declared => (
+            "True",
+            "DeclaredSupported",
+            format!(
+                "the image is declared supported by the {} annotation",
+                versions::DECLARED_SUPPORTED
+            ),
+        ),
+        versions::Support::BelowMinimum(v) => (
+            "False",
+            "BelowMinimum",
+            format!(
+                "Superset {v} is older than the supported range ({range}); it is reconciled, but the rendered configuration was not made for it"
+            ),
+        ),
+        versions::Support::AboveMaximum(v) => (
+            "False",
+            "AboveMaximum",
+            format!(
+                "Superset {v} is newer than the supported range ({range}); it is reconciled, but the rendered configuration was not checked against it"
+            ),
+        ),
+        versions::Support::Unparseable => (
+            "False",
+            "Unparseable",
+            format!(
+                "the image tag {tag:?} is not a Superset version; pin a version tag, or declare a custom image supported with the annotation {}: \"true\"",
+                versions::DECLARED_SUPPORTED
+            ),
+        ),
+    };
+    ("VersionSupported", status, reason, message)
 }
 
 /// The web server's Service, owned by the parent so that it outlives the web server's child
@@ -1032,6 +1088,7 @@ async fn write_status(
         "Suspended",
         "MaintenanceActive",
         "ScheduleValid",
+        "VersionSupported",
     ] {
         events::on_transition(client, superset, &before, &status.conditions, type_).await;
     }

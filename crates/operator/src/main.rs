@@ -80,6 +80,8 @@ enum Command {
     Crd,
     /// Print the install manifest: CRDs, RBAC, the operator's Deployment and metrics Service.
     Install,
+    /// Print the operator's version and the Superset versions it supports.
+    Version,
     /// Write the generated install artefacts into the repository (`make generate`).
     #[command(hide = true)]
     Generate {
@@ -174,6 +176,12 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Crd => print!("{}", superset_operator_api::generated::all_crds_yaml()?),
         Command::Install => print!("{}", install::install_manifest()?),
+        Command::Version => println!(
+            "superset-operator {}\nsupported Superset versions: {} (other tags get VersionSupported=False; annotate custom images with {}: \"true\")",
+            env!("CARGO_PKG_VERSION"),
+            superset_operator_render::versions::describe_range(),
+            superset_operator_render::versions::DECLARED_SUPPORTED,
+        ),
         Command::Generate { root, check } => install::generate(&root, check)?,
         Command::Render { file, namespace } => {
             let yaml = if file.as_os_str() == "-" {

@@ -24,6 +24,7 @@ pub mod schedule;
 mod shell;
 pub mod task_run;
 pub mod tuning;
+pub mod versions;
 pub mod workload;
 
 pub use component::Component;

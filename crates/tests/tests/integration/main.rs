@@ -7,4 +7,5 @@ mod cluster_smoke;
 mod controllers;
 mod lifecycle;
 mod support;
+mod versions;
 mod workloads;
