@@ -273,15 +273,15 @@ mod tests {
 
     #[test]
     fn a_new_phase_replaces_the_old_series() {
-        lifecycle_phase("ns", "metrics-test", Some(LifecyclePhase::Migrating));
-        lifecycle_phase("ns", "metrics-test", Some(LifecyclePhase::Complete));
+        lifecycle_phase("ns", "phase-test", Some(LifecyclePhase::Migrating));
+        lifecycle_phase("ns", "phase-test", Some(LifecyclePhase::Complete));
         let text = encode();
         assert!(text.contains(
-            r#"superset_operator_lifecycle_phase{namespace="ns",name="metrics-test",phase="Complete"} 1"#
+            r#"superset_operator_lifecycle_phase{namespace="ns",name="phase-test",phase="Complete"} 1"#
         ));
-        assert!(!text.contains(r#"name="metrics-test",phase="Migrating""#));
+        assert!(!text.contains(r#"name="phase-test",phase="Migrating""#));
         forget_instances_except(&BTreeSet::new());
-        assert!(!encode().contains("metrics-test"));
+        assert!(!encode().contains("phase-test"));
     }
 
     #[tokio::test]
