@@ -6,8 +6,8 @@
 test: control-plane
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	SUPERSET_PYTHON="$$(hack/superset-python.sh)" SUPERSET_HELM="$$(hack/helm.sh)" \
-		cargo test --workspace --locked
+	python="$$(hack/superset-python.sh)" && helm="$$(hack/helm.sh)" && \
+		SUPERSET_PYTHON="$$python" SUPERSET_HELM="$$helm" cargo test --workspace --locked
 
 ## Start the simulated cluster, run the operator, apply a sample Superset with every component
 ## and show it once Available. `make demo-down` stops it all.

@@ -309,6 +309,20 @@ where
     K: Resource<Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
 {
     let live = api.get_opt(name).await?;
+    sync_live(api, name, owner_uid, desired, live).await
+}
+
+/// [`sync`], with the live object already read.
+pub(crate) async fn sync_live<K>(
+    api: &Api<K>,
+    name: &str,
+    owner_uid: &str,
+    desired: Option<K>,
+    live: Option<K>,
+) -> Result<(), Error>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
+{
     match (apply::control(live.as_ref(), owner_uid), desired) {
         (Control::Absent | Control::Ours, Some(desired)) => {
             apply::apply(api, &desired, live).await?;

@@ -23,8 +23,9 @@ use superset_operator_api::task::{SupersetLifecycleTaskStatus, TaskType};
 use superset_operator_api::{Superset, SupersetLifecycleTask, SupersetSpec};
 use superset_operator_render::component::TaskFacts;
 use superset_operator_render::lifecycle::{APPROVE_UPGRADE, approval_token, tag_of};
+use superset_operator_render::resolve;
 use superset_operator_render::schedule::Schedule;
-use superset_operator_render::{ResolvedTask, labels, maintenance, naming, resolve};
+use superset_operator_render::{Component, ResolvedTask, labels, maintenance, naming};
 
 use crate::apply::{self, owned_by};
 use crate::child::sync;
@@ -180,10 +181,8 @@ pub struct Inputs<'a> {
     pub schedule: &'a Result<Option<SeedSchedule>, String>,
     /// Whether the web server's Service selects the maintenance page right now.
     pub maintenance_live: bool,
-    /// Whether any component child exists.
-    pub children_exist: bool,
-    /// Whether the web server's child exists.
-    pub web_child_exists: bool,
+    /// The web server's serving port, when there is a web server.
+    pub web_port: Option<i32>,
 }
 
 /// Decides the lifecycle part of a parent pass, creating and reading task resources and the
@@ -492,11 +491,21 @@ async fn drain(client: &Client, inputs: &Inputs<'_>, step: &mut Step) -> Result<
         .as_deref()
         .and_then(|l| l.maintenance_page.as_ref())
         .filter(|_| superset.spec.web_server.is_some());
-    if let Some(page) = page
-        && (inputs.web_child_exists || inputs.maintenance_live)
+    // Children are read only here, while a drain is wanted, not on every pass.
+    let mut children = Vec::new();
+    for component in Component::ALL {
+        if crate::parent::read_child(client, &namespace, &name, component)
+            .await?
+            .is_some()
+        {
+            children.push(component);
+        }
+    }
+    if let Some((page, port)) = page.zip(inputs.web_port)
+        && children.contains(&Component::WebServer)
         && !inputs.maintenance_live
     {
-        let ready = ensure_maintenance_page(client, superset, inputs.owner, page).await?;
+        let ready = ensure_maintenance_page(client, superset, inputs.owner, page, port).await?;
         if !ready {
             // Components keep serving until the page can take over.
             step.wake_in(POLL);
@@ -506,7 +515,7 @@ async fn drain(client: &Client, inputs: &Inputs<'_>, step: &mut Step) -> Result<
         step.lifecycle().maintenance_active = Some(true);
     }
     step.components = Components::Drain;
-    if inputs.children_exist {
+    if !children.is_empty() {
         step.wake_in(POLL);
         return Ok(false);
     }
@@ -542,10 +551,10 @@ async fn ensure_maintenance_page(
     superset: &Superset,
     owner: &OwnerReference,
     page: &superset_operator_api::superset::lifecycle::MaintenancePageSpec,
+    port: i32,
 ) -> Result<bool, Error> {
     let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
     let name = superset.name_any();
-    let port = web_port(superset);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     let config_map =
         maintenance::config_map(&name, Some(&namespace), page, port).map(|cm| owned_by(cm, owner));
@@ -598,27 +607,6 @@ pub async fn remove_maintenance_page(
         None,
     )
     .await
-}
-
-/// The web server's serving port, which the page answers on.
-fn web_port(superset: &Superset) -> i32 {
-    resolve(superset)
-        .ok()
-        .and_then(|r| {
-            r.components
-                .into_iter()
-                .find(|c| c.component == superset_operator_render::Component::WebServer)
-        })
-        .and_then(|web| {
-            web.child
-                .flat()
-                .pod_template
-                .as_ref()
-                .and_then(|p| p.container.as_ref())
-                .and_then(|c| c.ports.first())
-                .map(|p| p.container_port)
-        })
-        .unwrap_or(8088)
 }
 
 /// Writes the task's ConfigMap, then the task, and returns the task as it stands. The spec is

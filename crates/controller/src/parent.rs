@@ -36,7 +36,7 @@ use superset_operator_render::{
 };
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
-use crate::child::{ComponentChild, sync};
+use crate::child::{ComponentChild, sync, sync_live};
 use crate::{Error, Scope, conditions, events, lifecycle, metrics};
 
 struct Context {
@@ -240,19 +240,18 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let web_service_name = naming::workload(&name, Component::WebServer);
     let maintenance_selector = labels::maintenance_selector(&name);
-    let maintenance_live = services
-        .get_opt(&web_service_name)
-        .await?
-        .filter(|s| apply::control(Some(s), &uid) == apply::Control::Ours)
-        .and_then(|s| s.spec)
-        .and_then(|s| s.selector)
-        .is_some_and(|selector| selector == maintenance_selector);
-    let mut existing = BTreeMap::new();
-    for component in Component::ALL {
-        if let Some(status) = read_child(client, &namespace, &name, component).await? {
-            existing.insert(component, status);
-        }
-    }
+    let live_service = services.get_opt(&web_service_name).await?;
+    let maintenance_live = live_service
+        .as_ref()
+        .filter(|s| apply::control(Some(*s), &uid) == apply::Control::Ours)
+        .and_then(|s| s.spec.as_ref())
+        .and_then(|s| s.selector.as_ref())
+        .is_some_and(|selector| *selector == maintenance_selector);
+    let web_port = resolved
+        .components
+        .iter()
+        .find(|c| c.component == Component::WebServer)
+        .and_then(|web| web.serving_port());
     let step = lifecycle::step(
         client,
         lifecycle::Inputs {
@@ -261,8 +260,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             owner: &owner,
             schedule: &schedule,
             maintenance_live,
-            children_exist: !existing.is_empty(),
-            web_child_exists: existing.contains_key(&Component::WebServer),
+            web_port,
         },
     )
     .await?;
@@ -277,11 +275,12 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             service
         })
     };
-    sync(
+    sync_live(
         &services,
         &web_service_name,
         &uid,
         web_service(step.maintenance),
+        live_service,
     )
     .await?;
 
@@ -299,13 +298,15 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         }
         lifecycle::Components::Freeze => {
             for component in &resolved.components {
-                let status = existing.get(&component.component).cloned().flatten();
+                let status = read_child(client, &namespace, &name, component.component)
+                    .await?
+                    .flatten();
                 statuses.insert(component.component, status);
             }
         }
         lifecycle::Components::Drain => {
-            for component in existing.keys() {
-                remove_child(client, &namespace, &name, &uid, *component).await?;
+            for component in Component::ALL {
+                remove_child(client, &namespace, &name, &uid, component).await?;
             }
             for component in &resolved.components {
                 statuses.insert(component.component, None);
@@ -708,22 +709,11 @@ async fn reconcile_networking(
             .find(|c| c.component == component);
         let policy = spec.network_policy.as_ref().zip(resolved_component).map(
             |(policy_spec, resolved_component)| {
-                let serving_port = component.default_port().map(|default| {
-                    let container = resolved_component
-                        .child
-                        .flat()
-                        .pod_template
-                        .as_ref()
-                        .and_then(|p| p.container.as_ref());
-                    container
-                        .and_then(|c| c.ports.first())
-                        .map_or(default.port, |p| p.container_port)
-                });
                 let mut policy = networking::network_policy(
                     &name,
                     Some(&namespace),
                     component,
-                    serving_port,
+                    resolved_component.serving_port(),
                     policy_spec,
                 );
                 policy.metadata = owned(policy.metadata);
@@ -906,7 +896,7 @@ async fn read_typed<K: ComponentChild>(
 }
 
 /// A component's child, if it exists, with the status it reports.
-async fn read_child(
+pub(crate) async fn read_child(
     client: &Client,
     namespace: &str,
     parent: &str,

@@ -52,6 +52,22 @@ pub struct Resolved {
     pub tasks: Vec<ResolvedTask>,
 }
 
+impl ResolvedComponent {
+    /// The port the component serves on: its first container port, else its default; `None`
+    /// for components that serve nothing (workers, beat).
+    pub fn serving_port(&self) -> Option<i32> {
+        self.component.default_port().map(|default| {
+            self.child
+                .flat()
+                .pod_template
+                .as_ref()
+                .and_then(|p| p.container.as_ref())
+                .and_then(|c| c.ports.first())
+                .map_or(default.port, |p| p.container_port)
+        })
+    }
+}
+
 /// One component: its child resource and its ConfigMap.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ResolvedComponent {
