@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod install;
+mod migrate_helm;
 mod preview;
 mod run;
 mod serve;
@@ -92,6 +93,26 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Translate a values file of the Superset Helm chart into a `Superset` manifest, with the
+    /// Secrets it reads and every value it could not map as comments at the top.
+    MigrateHelm {
+        /// The Helm values file (`-` for standard input).
+        #[arg(short = 'f', long = "values")]
+        file: PathBuf,
+        /// Name of the `Superset`.
+        #[arg(long, default_value = "superset")]
+        name: String,
+        /// Namespace written into the manifest.
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// The Helm release's name, from which the chart named its Secrets (default: --name).
+        #[arg(long)]
+        release: Option<String>,
+        /// Admission strictness of the `Superset`; only Development keeps the admin user and
+        /// example data. Credentials are never copied.
+        #[arg(long, default_value = "Production", value_parser = ["Development", "Staging", "Production"])]
+        environment: String,
+    },
     /// Print every child resource and ConfigMap the operator would create for a manifest,
     /// without a cluster. Invalid manifests are reported with the field to fix.
     Render {
@@ -129,6 +150,56 @@ fn identity() -> String {
             .unwrap_or_else(|_| "superset-operator".into());
         format!("{host}-{}", std::process::id())
     })
+}
+
+/// Reads a file, or standard input for `-`.
+fn read_input(file: &std::path::Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
+fn migrate_helm_command(
+    file: &std::path::Path,
+    name: String,
+    namespace: Option<String>,
+    release: Option<String>,
+    environment: &str,
+) -> anyhow::Result<()> {
+    let values = read_input(file)?;
+    let options = migrate_helm::Options {
+        release: release.unwrap_or_else(|| name.clone()),
+        name,
+        namespace,
+        environment: serde_json::from_value(serde_json::json!(environment))
+            .context("parsing --environment")?,
+    };
+    let migration = migrate_helm::migrate(&values, &options)
+        .with_context(|| format!("migrating {}", file.display()))?;
+    let manifest = migrate_helm::manifest(&migration, &file.display().to_string())?;
+    // The same checks `render` and the API server apply: never print a manifest that would be
+    // rejected.
+    preview::render(&manifest, options.namespace.as_deref().unwrap_or("default")).map_err(
+        |error| {
+            anyhow::anyhow!(
+                "the migrated manifest does not pass validation (please report this): {error}"
+            )
+        },
+    )?;
+    print!("{manifest}");
+    let to_create = migration.secrets.iter().filter(|s| s.create).count();
+    eprintln!(
+        "{} values not mapped, {} Secret keys to create: see the comments at the top of the manifest",
+        migration.unmapped.len(),
+        to_create
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -183,17 +254,15 @@ fn main() -> anyhow::Result<()> {
             superset_operator_render::versions::DECLARED_SUPPORTED,
         ),
         Command::Generate { root, check } => install::generate(&root, check)?,
+        Command::MigrateHelm {
+            file,
+            name,
+            namespace,
+            release,
+            environment,
+        } => migrate_helm_command(&file, name, namespace, release, &environment)?,
         Command::Render { file, namespace } => {
-            let yaml = if file.as_os_str() == "-" {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .context("reading standard input")?;
-                text
-            } else {
-                std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?
-            };
+            let yaml = read_input(&file)?;
             match preview::render(&yaml, &namespace) {
                 Ok(rendered) => print!("{rendered}"),
                 Err(error) => {
