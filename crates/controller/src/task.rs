@@ -93,12 +93,13 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
         )
         .await?;
     }
+    // Counted as soon as the status says so, so that metrics never lag what readers see.
+    record_metrics(&task, &plan);
     for name in &plan.delete {
         if let Some(pod) = owned.iter().find(|p| p.name_any() == *name) {
             apply::delete_exact(&pods, name, &pod.uid().unwrap_or_default()).await?;
         }
     }
-    record_metrics(&task, &plan);
     for event in &plan.events {
         if event.warning {
             tracing::warn!(task = %task.name_any(), reason = event.reason, "{}", event.message);

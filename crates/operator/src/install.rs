@@ -51,7 +51,8 @@ fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
     }
 }
 
-fn field_env(name: &str, path: &str) -> EnvVar {
+/// An environment variable from a field of the operator's own pod (downward API).
+pub fn field_env(name: &str, path: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -254,6 +255,7 @@ pub fn artefacts() -> anyhow::Result<Vec<(String, String)>> {
             format!("{HEADER}{}", yaml_doc(&crd)?),
         ));
     }
+    files.extend(crate::bundle::artefacts()?);
     Ok(files)
 }
 

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bundle;
 mod install;
 mod migrate_helm;
 mod preview;
@@ -239,7 +240,12 @@ fn main() -> anyhow::Result<()> {
                 grace: lease_renew_grace,
             });
             runtime.block_on(run::run(run::Options {
-                namespaces: namespaces.into_iter().collect(),
+                // OLM's AllNamespaces mode passes an empty list.
+                namespaces: namespaces
+                    .into_iter()
+                    .map(|n| n.trim().to_owned())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
                 metrics_address,
                 probe_address,
                 leader_election,

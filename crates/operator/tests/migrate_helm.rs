@@ -2,12 +2,13 @@
 //! prints is accepted by the real API server as written (nothing pruned), renders, holds no
 //! credential from the values file, and lists every value it could not carry over.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 use superset_operator_api::Superset;
+
+mod common;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -115,20 +116,7 @@ fn assert_kept(expected: &Value, actual: &Value, path: &str) {
 }
 
 fn kubectl_create(env: &superset_operator_testkit::TestEnv, manifest: &str) {
-    let mut child = env
-        .kubectl()
-        .args(["create", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(manifest.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = common::kubectl_with_input(env, &["create", "-f", "-"], manifest);
     assert!(
         output.status.success(),
         "the API server rejected the migrated manifest: {}\n{manifest}",

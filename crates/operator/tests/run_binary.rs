@@ -43,9 +43,7 @@ async fn the_binary_reconciles_a_sample_serves_metrics_and_stops_on_sigterm() {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(operator.get("/healthz").unwrap().0, 200);
-    let (code, metrics) = operator.get("/metrics").unwrap();
-    assert_eq!(code, 200);
-    for series in [
+    let expected = [
         "superset_operator_reconciles_total{controller=\"superset\"}",
         "superset_operator_reconciles_total{controller=\"SupersetWebServer\"}",
         "superset_operator_reconcile_duration_seconds_count{controller=\"superset\"}",
@@ -53,8 +51,18 @@ async fn the_binary_reconciles_a_sample_serves_metrics_and_stops_on_sigterm() {
         "superset_operator_lifecycle_task_duration_seconds_count{task=\"init\"} 1",
         "superset_operator_lifecycle_phase{namespace=",
         "superset_operator_leader 1",
-    ] {
-        assert!(metrics.contains(series), "no {series} in\n{metrics}");
+    ];
+    // Scraped from another process: allow the last reconcile to finish counting.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, metrics) = operator.get("/metrics").unwrap();
+        assert_eq!(code, 200);
+        let missing: Vec<_> = expected.iter().filter(|s| !metrics.contains(*s)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {missing:?} in\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
     }
     let rss_kib = std::fs::read_to_string(format!("/proc/{}/status", operator.process.id()))
         .unwrap()

@@ -11,20 +11,32 @@ use std::time::{Duration, Instant};
 
 use superset_operator_testkit::TestEnv;
 
-pub fn kubectl_apply(env: &TestEnv, manifest: &str) {
+/// Runs `kubectl` in the test's namespace with `input` on standard input.
+pub fn kubectl_with_input(env: &TestEnv, args: &[&str], input: &str) -> std::process::Output {
     let mut child = env
         .kubectl()
-        .args(["apply", "-f", "-"])
+        .args(args)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child
         .stdin
         .take()
         .unwrap()
-        .write_all(manifest.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    child.wait_with_output().unwrap()
+}
+
+pub fn kubectl_apply(env: &TestEnv, manifest: &str) {
+    let output = kubectl_with_input(env, &["apply", "-f", "-"], manifest);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// The development sample, with lifecycle task pods that succeed on the simulated nodes.
