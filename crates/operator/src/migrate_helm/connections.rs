@@ -22,6 +22,15 @@ impl Mapper {
             self.set("secretKeyFrom", json!({"name": env_secret, "key": key}));
             return;
         }
+        // An inline key in extraEnv was already moved to the credentials Secret: read it there.
+        let moved = ["SUPERSET_SECRET_KEY", "SECRET_KEY"]
+            .into_iter()
+            .find(|k| self.credential_envs.contains(*k));
+        if let Some(key) = moved {
+            let secret = self.credentials_secret();
+            self.set("secretKeyFrom", json!({"name": secret, "key": key}));
+            return;
+        }
         let secret = format!("{}-secret-key", self.name);
         self.set(
             "secretKeyFrom",

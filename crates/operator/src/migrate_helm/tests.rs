@@ -235,3 +235,18 @@ fn an_explicit_env_secret_is_read_once_by_every_pod() {
         json!({"name": "external-env", "key": "REDIS_PASSWORD"})
     );
 }
+
+#[test]
+fn an_inline_secret_key_in_extra_env_is_read_from_the_credentials_secret() {
+    let m = run("extraEnv: {SUPERSET_SECRET_KEY: pw-inline}\n");
+    assert_eq!(
+        spec(&m)["secretKeyFrom"],
+        json!({"name": "bi-credentials", "key": "SUPERSET_SECRET_KEY"})
+    );
+    let created: Vec<_> = m.secrets.iter().filter(|s| s.create).collect();
+    assert_eq!(
+        created.len(),
+        1,
+        "one Secret key to create, not two: {created:?}"
+    );
+}
