@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -31,6 +31,7 @@ use superset_operator_api::{
 use superset_operator_render::{Component, naming, workload};
 
 use crate::apply::{self, Control, FIELD_MANAGER, owned_by, owner_reference};
+use crate::watch;
 use crate::{Error, Scope, conditions, events, metrics};
 
 /// What the generic controller needs to know about a child kind.
@@ -86,21 +87,23 @@ struct Context {
 /// Runs the controller of one child kind until the stream ends.
 pub async fn run<K: ComponentChild>(client: Client, scope: Scope) {
     let api: Api<K> = scope.api(&client);
-    Controller::new(api, watcher::Config::default())
-        .owns(scope.api::<Deployment>(&client), watcher::Config::default())
-        .owns(scope.api::<Service>(&client), watcher::Config::default())
-        .owns(
-            scope.api::<HorizontalPodAutoscaler>(&client),
-            watcher::Config::default(),
-        )
-        .owns(
-            scope.api::<PodDisruptionBudget>(&client),
-            watcher::Config::default(),
-        )
+    let config = watcher::Config::default;
+    watch::controller(api, config())
+        .owns_stream(watch::changes::<Deployment>(&client, &scope, config()))
+        .owns_stream(watch::changes::<Service>(&client, &scope, config()))
+        .owns_stream(watch::changes::<HorizontalPodAutoscaler>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<PodDisruptionBudget>(
+            &client,
+            &scope,
+            config(),
+        ))
         // The parent's suspend flag governs the child: re-check when the parent changes.
-        .watches(
-            scope.api::<superset_operator_api::Superset>(&client),
-            watcher::Config::default(),
+        .watches_stream(
+            watch::changes::<superset_operator_api::Superset>(&client, &scope, config()),
             |superset| {
                 superset
                     .namespace()

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod parent;
 pub mod rbac;
 pub mod task;
+mod watch;
 
 use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Client, Resource};

@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::api::DynamicObject;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::GroupVersionKind;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -37,7 +37,7 @@ use superset_operator_render::{
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
 use crate::child::{ComponentChild, sync, sync_live};
-use crate::{Error, Scope, conditions, events, lifecycle, metrics};
+use crate::{Error, Scope, conditions, events, lifecycle, metrics, watch};
 
 struct Context {
     client: Client,
@@ -47,7 +47,7 @@ struct Context {
 pub async fn run(client: Client, scope: Scope) {
     let api: Api<Superset> = scope.api(&client);
     let config = watcher::Config::default;
-    let mut controller = Controller::new(api, config());
+    let mut controller = watch::controller(api, config());
     // Kinds of other projects are watched when their CRDs are installed at start-up; one that
     // appears later is created by the periodic re-check, and watched after a restart.
     for gvk in optional_kinds() {
@@ -64,34 +64,68 @@ pub async fn run(client: Client, scope: Scope) {
     let (for_secrets, for_config_maps) = (controller.store(), controller.store());
     tokio::spawn(forget_deleted_instances(controller.store()));
     controller
-        .watches(scope.api::<Secret>(&client), config(), move |secret| {
-            referencing(
-                &for_secrets,
-                &Reference::Secret(secret.name_any()),
-                secret.namespace(),
-            )
-        })
-        .watches(scope.api::<ConfigMap>(&client), config(), move |map| {
-            referencing(
-                &for_config_maps,
-                &Reference::ConfigMap(map.name_any()),
-                map.namespace(),
-            )
-        })
-        .owns(scope.api::<SupersetWebServer>(&client), config())
-        .owns(scope.api::<SupersetCeleryWorker>(&client), config())
-        .owns(scope.api::<SupersetCeleryBeat>(&client), config())
-        .owns(scope.api::<SupersetCeleryFlower>(&client), config())
-        .owns(scope.api::<SupersetMcpServer>(&client), config())
-        .owns(scope.api::<SupersetWebsocketServer>(&client), config())
-        .owns(scope.api::<ConfigMap>(&client), config())
-        .owns(scope.api::<Service>(&client), config())
-        .owns(scope.api::<ServiceAccount>(&client), config())
-        .owns(scope.api::<Ingress>(&client), config())
-        .owns(scope.api::<NetworkPolicy>(&client), config())
-        .owns(scope.api::<SupersetLifecycleTask>(&client), config())
+        .watches_stream(
+            watch::changes::<Secret>(&client, &scope, config()),
+            move |secret| {
+                referencing(
+                    &for_secrets,
+                    &Reference::Secret(secret.name_any()),
+                    secret.namespace(),
+                )
+            },
+        )
+        .watches_stream(
+            watch::changes::<ConfigMap>(&client, &scope, config()),
+            move |map| {
+                referencing(
+                    &for_config_maps,
+                    &Reference::ConfigMap(map.name_any()),
+                    map.namespace(),
+                )
+            },
+        )
+        .owns_stream(watch::changes::<SupersetWebServer>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<SupersetCeleryWorker>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<SupersetCeleryBeat>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<SupersetCeleryFlower>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<SupersetMcpServer>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<SupersetWebsocketServer>(
+            &client,
+            &scope,
+            config(),
+        ))
+        .owns_stream(watch::changes::<ConfigMap>(&client, &scope, config()))
+        .owns_stream(watch::changes::<Service>(&client, &scope, config()))
+        .owns_stream(watch::changes::<ServiceAccount>(&client, &scope, config()))
+        .owns_stream(watch::changes::<Ingress>(&client, &scope, config()))
+        .owns_stream(watch::changes::<NetworkPolicy>(&client, &scope, config()))
+        .owns_stream(watch::changes::<SupersetLifecycleTask>(
+            &client,
+            &scope,
+            config(),
+        ))
         // Only the maintenance page's Deployment is the parent's own.
-        .owns(scope.api::<Deployment>(&client), config())
+        .owns_stream(watch::changes::<Deployment>(&client, &scope, config()))
         .run(
             |superset, ctx| metrics::measure("superset", reconcile(superset, ctx)),
             error_policy,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
@@ -19,7 +19,7 @@ use superset_operator_render::component::TaskFacts;
 use superset_operator_render::{labels, task_run};
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
-use crate::{Error, Scope, events, metrics};
+use crate::{Error, Scope, events, metrics, watch};
 
 struct Context {
     client: Client,
@@ -28,11 +28,11 @@ struct Context {
 /// Runs the lifecycle task controller until the stream ends.
 pub async fn run(client: Client, scope: Scope) {
     let pods = watcher::Config::default().labels(labels::TASK);
-    Controller::new(
+    watch::controller(
         scope.api::<SupersetLifecycleTask>(&client),
         watcher::Config::default(),
     )
-    .owns(scope.api::<Pod>(&client), pods)
+    .owns_stream(watch::changes::<Pod>(&client, &scope, pods))
     .run(
         |task, ctx| metrics::measure("SupersetLifecycleTask", reconcile(task, ctx)),
         error_policy,
