@@ -1,5 +1,5 @@
 # Entry points used by the README, CI and users.
-.PHONY: test demo demo-down control-plane generate cluster-up cluster-down fmt lint
+.PHONY: test demo demo-down control-plane generate cluster-up cluster-down fmt lint bench
 
 ## Build the control plane, the Superset virtualenv and helm if absent, then run every test
 ## (unit, integration, end to end, the chart, the demo).
@@ -16,6 +16,14 @@ demo: control-plane
 
 demo-down:
 	@hack/demo.sh down
+
+## Benchmark the operator at 1, 10, 100 and 1,000 Superset instances on the simulated cluster
+## (not part of `make test`; about half an hour on two cores). Writes bench/results.json and
+## prints Markdown tables; docs/performance.md says what is measured. Quicker:
+## `make bench BENCH_SIZES=1,10,100` (the other BENCH_* settings: `--help` of the binary).
+bench: control-plane
+	cargo build --release --locked -p superset-operator -p superset-operator-bench
+	cargo run --release --locked -q -p superset-operator-bench -- --output bench/results.json
 
 ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from
 ## Go modules (cached outside the repository; a second run builds nothing).
