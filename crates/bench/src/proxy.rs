@@ -63,6 +63,9 @@ const HOP_BY_HOP: [&str; 7] = [
 struct Shared {
     upstream: kube::Client,
     tally: Mutex<Tally>,
+    /// Requests the API server turned away (429 Too Many Requests, or a 5xx): they changed
+    /// nothing, and the operator's client retries them.
+    rejected: Mutex<Tally>,
     /// Responses other than 2xx, by request kind and status code.
     failures: Mutex<BTreeMap<(RequestKind, u16), u64>>,
     last_request: Mutex<Instant>,
@@ -88,6 +91,7 @@ impl Proxy {
         let shared = Arc::new(Shared {
             upstream,
             tally: Mutex::default(),
+            rejected: Mutex::default(),
             failures: Mutex::default(),
             last_request: Mutex::new(Instant::now()),
             list_starts: AtomicU64::new(0),
@@ -107,7 +111,12 @@ impl Proxy {
         self.shared.tally.lock().expect("not poisoned").clone()
     }
 
-    /// Responses other than 2xx so far, as `"verb resource code" → count`.
+    /// Every request turned away so far.
+    pub fn rejected(&self) -> Tally {
+        self.shared.rejected.lock().expect("not poisoned").clone()
+    }
+
+    /// Responses other than 2xx so far, by request kind and status code.
     pub fn failures(&self) -> BTreeMap<(RequestKind, u16), u64> {
         self.shared.failures.lock().expect("not poisoned").clone()
     }
@@ -179,6 +188,9 @@ async fn relay(
         Err(error) => return Ok(bad_gateway(&format!("relaying to the API server: {error}"))),
     };
     let status = response.status();
+    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        shared.rejected.lock().expect("not poisoned").add(&kind, 1);
+    }
     if !status.is_success() {
         *shared
             .failures

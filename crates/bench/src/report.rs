@@ -66,25 +66,35 @@ impl Machine {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Window {
     pub seconds: f64,
+    /// Every request, the rejected ones included.
     pub total: u64,
+    /// Requests the API server turned away (429 Too Many Requests or 5xx).
+    pub rejected: u64,
     pub get: u64,
     pub list: u64,
     pub watch: u64,
     pub discovery: u64,
-    /// Creates, updates, patches and deletes of objects and status (Events excluded).
+    /// Creates, updates, patches and deletes of objects and status that the API server
+    /// accepted (Events excluded).
     pub writes: u64,
+    /// Writes it turned away.
+    pub rejected_writes: u64,
     /// Of `writes`, those of a status subresource.
     pub status_writes: u64,
     /// Events published.
     pub events: u64,
     /// Every request, as `"verb resource" → count`.
     pub by_kind: BTreeMap<String, u64>,
+    /// The rejected ones.
+    pub rejected_by_kind: BTreeMap<String, u64>,
     /// Changes the bench's watches saw in the period.
     pub changes: Changes,
 }
 
 impl Window {
-    pub fn new(duration: Duration, tally: &Tally, changes: Changes) -> Window {
+    /// The figures of `tally`, the requests of a period, of which the API server turned away
+    /// `rejected`.
+    pub fn new(duration: Duration, tally: &Tally, rejected: &Tally, changes: Changes) -> Window {
         let discovery = tally
             .0
             .iter()
@@ -94,14 +104,17 @@ impl Window {
         Window {
             seconds: round(duration.as_secs_f64(), 1),
             total: tally.total(),
+            rejected: rejected.total(),
             get: tally.verb(Verb::Get) - discovery,
             list: tally.verb(Verb::List),
             watch: tally.verb(Verb::Watch),
             discovery,
-            writes: tally.object_writes(),
-            status_writes: tally.status_writes(),
-            events: tally.event_writes(),
+            writes: tally.object_writes() - rejected.object_writes(),
+            rejected_writes: rejected.object_writes(),
+            status_writes: tally.status_writes() - rejected.status_writes(),
+            events: tally.event_writes() - rejected.event_writes(),
             by_kind: tally.to_map(),
+            rejected_by_kind: rejected.to_map(),
             changes,
         }
     }
@@ -142,6 +155,8 @@ pub struct SizeResult {
     /// From the last create until both, and the requests in between.
     pub convergence: Window,
     pub reconcile_errors: f64,
+    /// Reconcile errors over the whole size, as `"controller category" → count`.
+    pub reconcile_errors_by_category: BTreeMap<String, f64>,
     pub reconciles: BTreeMap<String, f64>,
     /// The parent controller's reconciles, and the six component controllers' together.
     pub latency_superset: Latency,
@@ -149,6 +164,8 @@ pub struct SizeResult {
     pub usage_converged: Usage,
     /// The settled period right after convergence.
     pub settled: Window,
+    /// What the Superset status changes of the settled period changed (the latest few).
+    pub settled_status_changes: Vec<String>,
     pub usage_settled: Usage,
     /// After every watch was closed (the operator resumes them from its last resource
     /// version).
@@ -238,9 +255,16 @@ pub fn markdown(results: &Results) -> String {
         "Every Superset Available, after the last create (s)",
         &|s| format!("{:.1}", s.available_after_last_create_seconds),
     );
-    row("Requests per instance, convergence", &|s| {
-        per(s.convergence.total, s.instances)
-    });
+    row(
+        "Requests per instance, convergence (turned away: 429, 5xx)",
+        &|s| {
+            format!(
+                "{} ({})",
+                per(s.convergence.total, s.instances),
+                per(s.convergence.rejected, s.instances)
+            )
+        },
+    );
     row("… get / list / watch per instance", &|s| {
         format!(
             "{} / {} / {}",

@@ -20,8 +20,8 @@ use crate::operator::{Operator, Usage};
 use crate::prometheus::{Exposition, quantile};
 use crate::proxy::{Interrupt, Proxy};
 use crate::report::{ChangeResult, Latency, LifecycleResult, Resync, SizeResult, Window, round};
-use crate::requests::Verb;
-use crate::tracker::{Progress, Tracker};
+use crate::requests::{RequestKind, Tally, Verb};
+use crate::tracker::{Changes, Progress, Tracker};
 use crate::workload;
 
 /// A period without a request from the operator after which it counts as quiet.
@@ -93,6 +93,7 @@ impl<'a> Run<'a> {
         Mark {
             at: Instant::now(),
             tally: self.bench.proxy.tally(),
+            rejected: self.bench.proxy.rejected(),
             changes: self.tracker.changes(),
         }
     }
@@ -101,6 +102,7 @@ impl<'a> Run<'a> {
         Window::new(
             mark.at.elapsed(),
             &self.bench.proxy.tally().since(&mark.tally),
+            &self.bench.proxy.rejected().since(&mark.rejected),
             self.tracker.changes().since(&mark.changes),
         )
     }
@@ -125,10 +127,12 @@ impl<'a> Run<'a> {
     }
 }
 
+/// A point in time to count requests and changes from.
 struct Mark {
     at: Instant,
-    tally: crate::requests::Tally,
-    changes: crate::tracker::Changes,
+    tally: Tally,
+    rejected: Tally,
+    changes: Changes,
 }
 
 /// Waits until the operator has sent nothing for `quiet`, or `at_most` has passed; returns how
@@ -200,6 +204,7 @@ pub async fn size(
     let settled = run.mark();
     tokio::time::sleep(bench.settle).await;
     result.settled = run.window_since(&settled);
+    result.settled_status_changes = run.tracker.status_changes_since(settled.at);
     result.usage_settled = since(run.operator.usage()?, usage_before);
 
     result.watch_reconnect = resync(&run, Interrupt::Close).await;
@@ -212,7 +217,9 @@ pub async fn size(
     } else {
         None
     };
-    result.reconcile_errors_total = errors(&run.metrics().await?);
+    let metrics = run.metrics().await?;
+    result.reconcile_errors_total = errors(&metrics);
+    result.reconcile_errors_by_category = errors_by_category(&metrics);
     result.usage_end = since(run.operator.usage()?, usage_before);
     result.failed_responses = failures_since(&failures_before, &bench.proxy.failures());
     run.operator.stop();
@@ -453,6 +460,21 @@ fn errors(metrics: &Exposition) -> f64 {
     metrics.sum("superset_operator_reconcile_errors_total", |_| true)
 }
 
+fn errors_by_category(metrics: &Exposition) -> BTreeMap<String, f64> {
+    metrics
+        .0
+        .iter()
+        .filter(|s| s.name == "superset_operator_reconcile_errors_total")
+        .map(|s| {
+            let label = |key: &str| s.labels.get(key).cloned().unwrap_or_default();
+            (
+                format!("{} {}", label("controller"), label("category")),
+                s.value,
+            )
+        })
+        .collect()
+}
+
 fn reconciles(metrics: &Exposition) -> BTreeMap<String, f64> {
     metrics
         .0
@@ -481,8 +503,8 @@ fn latency(metrics: &Exposition, keep: impl Fn(&str) -> bool) -> Latency {
 }
 
 fn failures_since(
-    before: &BTreeMap<(crate::requests::RequestKind, u16), u64>,
-    now: &BTreeMap<(crate::requests::RequestKind, u16), u64>,
+    before: &BTreeMap<(RequestKind, u16), u64>,
+    now: &BTreeMap<(RequestKind, u16), u64>,
 ) -> BTreeMap<String, u64> {
     now.iter()
         .filter_map(|(key, count)| {

@@ -7,7 +7,7 @@
 //! nothing.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -115,7 +115,14 @@ struct RenderedComponent {
 struct ChangeLog {
     seen: BTreeMap<(&'static str, String), (u64, u64)>,
     changes: Changes,
+    /// The last status of every Superset, to say what a change changed.
+    statuses: BTreeMap<String, Value>,
+    /// The latest Superset status changes, described.
+    recent: VecDeque<(Instant, String)>,
 }
+
+/// Superset status changes kept for inspection.
+const RECENT_CHANGES: usize = 50;
 
 #[derive(Default)]
 struct Evaluation {
@@ -244,6 +251,64 @@ fn record_change(log: &mut ChangeLog, kind: &'static str, object: &Value) {
             }
         }
     }
+    if kind == "Superset" {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let status = object["status"].clone();
+        let before = log.statuses.insert(name.to_owned(), status.clone());
+        if let Some(before) = before.filter(|before| *before != status) {
+            if log.recent.len() == RECENT_CHANGES {
+                log.recent.pop_front();
+            }
+            let described = format!("{name}: {}", describe_status_change(&before, &status));
+            log.recent.push_back((Instant::now(), described));
+        }
+    }
+}
+
+/// What differs between two statuses of a Superset: the fields, and for conditions, the
+/// types whose status or reason moved.
+fn describe_status_change(before: &Value, after: &Value) -> String {
+    let fields = |v: &Value| v.as_object().cloned().unwrap_or_default();
+    let (before, after) = (fields(before), fields(after));
+    let keys: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let mut parts = Vec::new();
+    for key in keys {
+        let (was, now) = (before.get(key), after.get(key));
+        if was == now {
+            continue;
+        }
+        if key == "conditions" {
+            let by_type = |v: Option<&Value>| -> BTreeMap<String, (Value, Value, Value)> {
+                v.and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        let field = |f: &str| c.get(f).cloned().unwrap_or_default();
+                        let type_ = c["type"].as_str().unwrap_or_default().to_owned();
+                        (type_, (field("status"), field("reason"), field("message")))
+                    })
+                    .collect()
+            };
+            let (was, now) = (by_type(was), by_type(now));
+            for (type_, state) in &now {
+                match was.get(type_) {
+                    Some(old) if old == state => {}
+                    Some(old) if old.0 == state.0 && old.1 == state.1 => {
+                        parts.push(format!("{type_} message {} -> {}", old.2, state.2));
+                    }
+                    Some(old) => parts.push(format!(
+                        "{type_} {}/{} -> {}/{}",
+                        old.0, old.1, state.0, state.1
+                    )),
+                    None => parts.push(format!("{type_} added {}/{}", state.0, state.1)),
+                }
+            }
+        } else {
+            let show = |v: Option<&Value>| v.map_or_else(|| "absent".into(), brief);
+            parts.push(format!("{key} {} -> {}", show(was), show(now)));
+        }
+    }
+    parts.join(", ")
 }
 
 impl Tracker {
@@ -309,6 +374,18 @@ impl Tracker {
             .get(name)
             .copied()
             .unwrap_or_default()
+    }
+
+    /// Superset status changes seen since `since`, described (the latest few).
+    pub fn status_changes_since(&self, since: Instant) -> Vec<String> {
+        self.log
+            .lock()
+            .expect("not poisoned")
+            .recent
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, described)| described.clone())
+            .collect()
     }
 
     /// Changes seen so far.
@@ -726,6 +803,28 @@ mod tests {
         assert_eq!(
             difference(&desired, &serde_json::json!({"replicas": 1}), "spec"),
             Err("spec.template is missing".into())
+        );
+    }
+
+    #[test]
+    fn a_status_change_says_what_moved() {
+        let before = serde_json::json!({
+            "ready": "2/3",
+            "conditions": [
+                {"type": "Available", "status": "False", "reason": "ComponentsNotReady", "message": "2/3"},
+                {"type": "Degraded", "status": "False", "reason": "Healthy", "message": "ok"},
+            ],
+        });
+        let after = serde_json::json!({
+            "ready": "3/3",
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "AllComponentsReady", "message": "3/3"},
+                {"type": "Degraded", "status": "False", "reason": "Healthy", "message": "ok"},
+            ],
+        });
+        assert_eq!(
+            describe_status_change(&before, &after),
+            r#"Available "False"/"ComponentsNotReady" -> "True"/"AllComponentsReady", ready "2/3" -> "3/3""#
         );
     }
 
