@@ -53,9 +53,7 @@ pub async fn apply<K>(api: &Api<K>, desired: &K, live: Option<K>) -> Result<K, E
 where
     K: Resource + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
-    let fingerprint = superset_operator_render::checksum::of_json(&without_status(
-        serde_json::to_value(desired)?,
-    ));
+    let fingerprint = fingerprint(desired)?;
     let mut desired = desired.clone();
     desired
         .annotations_mut()
@@ -70,6 +68,13 @@ where
     let name = desired.name_any();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     Ok(api.patch(&name, &params, &Patch::Apply(&desired)).await?)
+}
+
+/// The checksum of `desired` that [`apply`] records in the [`APPLIED`] annotation.
+pub fn fingerprint<K: Serialize>(desired: &K) -> Result<String, Error> {
+    Ok(superset_operator_render::checksum::of_json(
+        &without_status(serde_json::to_value(desired)?),
+    ))
 }
 
 fn without_status(mut value: Value) -> Value {

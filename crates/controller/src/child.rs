@@ -31,8 +31,8 @@ use superset_operator_api::{
 use superset_operator_render::{Component, naming, workload};
 
 use crate::apply::{self, Control, FIELD_MANAGER, owned_by, owner_reference};
-use crate::watch;
-use crate::{Error, Scope, conditions, events, metrics};
+use crate::watch::{self, Caches, Seen, Watched};
+use crate::{Error, Scope, Tuning, conditions, events, metrics};
 
 /// What the generic controller needs to know about a child kind.
 pub trait ComponentChild:
@@ -82,28 +82,28 @@ component_child!(SupersetWebsocketServer, Component::WebsocketServer, service: |
 
 struct Context {
     client: Client,
+    caches: Caches,
 }
 
 /// Runs the controller of one child kind until the stream ends.
-pub async fn run<K: ComponentChild>(client: Client, scope: Scope) {
+pub async fn run<K: ComponentChild>(client: Client, scope: Scope, tuning: Tuning) {
     let api: Api<K> = scope.api(&client);
     let config = watcher::Config::default;
-    watch::controller(api, config())
+    let mut caches = Caches::default();
+    let services = watch::known_changes::<Service>(&client, &scope, config(), &mut caches);
+    let autoscalers =
+        watch::known_changes::<HorizontalPodAutoscaler>(&client, &scope, config(), &mut caches);
+    let budgets =
+        watch::known_changes::<PodDisruptionBudget>(&client, &scope, config(), &mut caches);
+    watch::controller(api, config(), tuning)
         .owns_stream(watch::changes::<Deployment>(&client, &scope, config()))
-        .owns_stream(watch::changes::<Service>(&client, &scope, config()))
-        .owns_stream(watch::changes::<HorizontalPodAutoscaler>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<PodDisruptionBudget>(
-            &client,
-            &scope,
-            config(),
-        ))
-        // The parent's suspend flag governs the child: re-check when the parent changes.
+        .owns_stream(services)
+        .owns_stream(autoscalers)
+        .owns_stream(budgets)
+        // The parent's suspend flag governs the child: re-check when the parent's spec changes
+        // (not on its status updates, which are many and never concern the child).
         .watches_stream(
-            watch::changes::<superset_operator_api::Superset>(&client, &scope, config()),
+            watch::spec_changes::<superset_operator_api::Superset>(&client, &scope, config()),
             |superset| {
                 superset
                     .namespace()
@@ -113,7 +113,7 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope) {
         .run(
             |child, ctx| metrics::measure(K::COMPONENT.kind(), reconcile::<K>(child, ctx)),
             error_policy::<K>,
-            Arc::new(Context { client }),
+            Arc::new(Context { client, caches }),
         )
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -150,8 +150,9 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
     } else {
         Some(apply::control(live.as_ref(), &child_uid))
     };
-    match control.unwrap_or(Control::Absent) {
-        _ if suspended => {}
+    // The Deployment as it stands after this pass, for the status.
+    let current = match control.unwrap_or(Control::Absent) {
+        _ if suspended => live,
         Control::Absent | Control::Ours => {
             let mut desired = workload::deployment(&parent, Some(&namespace), component, flat);
             desired.metadata.owner_references = Some(vec![owner.clone()]);
@@ -160,6 +161,7 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
                 name: name.clone(),
                 uid: applied.uid().unwrap_or_default(),
             });
+            Some(applied)
         }
         Control::Unowned if recorded.is_some() => {
             // Our Deployment was replaced by someone else's object: remove it, forget the old
@@ -168,22 +170,26 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
             apply::delete_exact(&deployments, &name, &impostor.uid().unwrap_or_default()).await?;
             tracked = None;
             requeue = Some(Duration::from_secs(1));
+            None
         }
         Control::Unowned => {
             problem = Some(format!(
                 "Deployment {name} exists and is not managed by this operator; it is left alone"
-            ))
+            ));
+            live
         }
         Control::Foreign(owner) => {
             problem = Some(format!(
                 "Deployment {name} is controlled by {owner}; it is left alone"
-            ))
+            ));
+            live
         }
-    }
+    };
 
     if problem.is_none() && !suspended {
         reconcile_satellites(
             &ctx.client,
+            &ctx.caches,
             &namespace,
             &parent,
             &child_uid,
@@ -193,10 +199,7 @@ async fn reconcile<K: ComponentChild>(child: Arc<K>, ctx: Arc<Context>) -> Resul
         .await?;
     }
 
-    let deployment = deployments
-        .get_opt(&name)
-        .await?
-        .filter(|d| d.uid() == tracked.as_ref().map(|t| t.uid.clone()));
+    let deployment = current.filter(|d| d.uid() == tracked.as_ref().map(|t| t.uid.clone()));
     let status = child_status(child.as_ref(), flat, deployment.as_ref(), tracked, problem);
     if child.child_status() != Some(&status) {
         let before = child
@@ -249,6 +252,7 @@ pub(crate) async fn parent_suspended<K: Resource>(
 /// when wanted, deleted when not, never touched when another owner has them.
 async fn reconcile_satellites<K: ComponentChild>(
     client: &Client,
+    caches: &Caches,
     namespace: &str,
     parent: &str,
     child_uid: &str,
@@ -267,6 +271,7 @@ async fn reconcile_satellites<K: ComponentChild>(
     });
     sync(
         &Api::namespaced(client.clone(), namespace),
+        caches,
         &name,
         child_uid,
         service,
@@ -280,6 +285,7 @@ async fn reconcile_satellites<K: ComponentChild>(
     });
     sync(
         &Api::namespaced(client.clone(), namespace),
+        caches,
         &name,
         child_uid,
         hpa,
@@ -293,6 +299,7 @@ async fn reconcile_satellites<K: ComponentChild>(
     });
     sync(
         &Api::namespaced(client.clone(), namespace),
+        caches,
         &name,
         child_uid,
         pdb,
@@ -301,38 +308,57 @@ async fn reconcile_satellites<K: ComponentChild>(
 }
 
 /// Applies `desired` at `name`, or deletes what is there when nothing is desired, for objects
-/// this owner controls (or that are absent).
-pub(crate) async fn sync<K>(
+/// this owner controls (or that are absent). The object is read only when the watch cannot
+/// tell: when it is absent and not wanted, or unchanged since it was last applied as desired,
+/// nothing is sent at all.
+pub(crate) async fn sync<K: Watched + Serialize>(
     api: &Api<K>,
+    caches: &Caches,
     name: &str,
     owner_uid: &str,
     desired: Option<K>,
-) -> Result<(), Error>
-where
-    K: Resource<Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
-{
+) -> Result<(), Error> {
+    let seen = caches.get::<K>().map_or(Seen::Unknown, |known| {
+        known.seen(api.namespace().unwrap_or_default(), name)
+    });
+    match (seen, &desired) {
+        (Seen::Absent, None) => return Ok(()),
+        (Seen::Unchanged(meta), Some(desired))
+            if apply::control(Some(meta.as_ref()), owner_uid) == Control::Ours
+                && meta.annotations().get(apply::APPLIED)
+                    == Some(&apply::fingerprint(desired)?) =>
+        {
+            return Ok(());
+        }
+        _ => {}
+    }
     let live = api.get_opt(name).await?;
-    sync_live(api, name, owner_uid, desired, live).await
+    sync_live(api, caches, name, owner_uid, desired, live).await
 }
 
 /// [`sync`], with the live object already read.
-pub(crate) async fn sync_live<K>(
+pub(crate) async fn sync_live<K: Watched + Serialize>(
     api: &Api<K>,
+    caches: &Caches,
     name: &str,
     owner_uid: &str,
     desired: Option<K>,
     live: Option<K>,
-) -> Result<(), Error>
-where
-    K: Resource<Scope = NamespaceResourceScope> + Clone + Serialize + DeserializeOwned + Debug,
-{
+) -> Result<(), Error> {
+    let known = caches.get::<K>();
     match (apply::control(live.as_ref(), owner_uid), desired) {
         (Control::Absent | Control::Ours, Some(desired)) => {
-            apply::apply(api, &desired, live).await?;
+            let applied = apply::apply(api, &desired, live).await?;
+            if let Some(known) = known {
+                known.verified(&applied);
+            }
         }
         (Control::Ours, None) => {
             let uid = live.and_then(|l| l.uid()).unwrap_or_default();
             apply::delete_exact(api, name, &uid).await?;
+            if let Some(known) = known {
+                known.forget(api.namespace().unwrap_or_default(), name);
+            }
         }
         _ => {}
     }

@@ -13,6 +13,8 @@ pub mod rbac;
 pub mod task;
 mod watch;
 
+use std::time::Duration;
+
 use k8s_openapi::NamespaceResourceScope;
 use kube::{Api, Client, Resource};
 use superset_operator_api::{
@@ -81,16 +83,38 @@ impl Scope {
     }
 }
 
+/// How hard each controller works at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuning {
+    /// Reconciles one controller runs at the same time. Unbounded, a thousand Supersets
+    /// created at once start a thousand reconciles, each holding its objects and a connection,
+    /// which is what sets the operator's peak memory and the API server's load.
+    pub concurrency: u16,
+    /// How long a controller waits for an object's triggers to stop before reconciling it, so
+    /// that a burst (a rollout's status updates, a parent's children all changing) costs one
+    /// pass instead of one per event.
+    pub debounce: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            concurrency: 16,
+            debounce: Duration::from_millis(500),
+        }
+    }
+}
+
 /// Runs every controller until they stop.
-pub async fn run(client: Client, scope: Scope) {
+pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     futures::join!(
-        parent::run(client.clone(), scope.clone()),
-        child::run::<SupersetWebServer>(client.clone(), scope.clone()),
-        child::run::<SupersetCeleryWorker>(client.clone(), scope.clone()),
-        child::run::<SupersetCeleryBeat>(client.clone(), scope.clone()),
-        child::run::<SupersetCeleryFlower>(client.clone(), scope.clone()),
-        child::run::<SupersetMcpServer>(client.clone(), scope.clone()),
-        child::run::<SupersetWebsocketServer>(client.clone(), scope.clone()),
-        task::run(client.clone(), scope.clone()),
+        parent::run(client.clone(), scope.clone(), tuning),
+        child::run::<SupersetWebServer>(client.clone(), scope.clone(), tuning),
+        child::run::<SupersetCeleryWorker>(client.clone(), scope.clone(), tuning),
+        child::run::<SupersetCeleryBeat>(client.clone(), scope.clone(), tuning),
+        child::run::<SupersetCeleryFlower>(client.clone(), scope.clone(), tuning),
+        child::run::<SupersetMcpServer>(client.clone(), scope.clone(), tuning),
+        child::run::<SupersetWebsocketServer>(client.clone(), scope.clone(), tuning),
+        task::run(client.clone(), scope.clone(), tuning),
     );
 }

@@ -29,6 +29,7 @@ use superset_operator_render::{Component, ResolvedTask, labels, maintenance, nam
 
 use crate::apply::{self, owned_by};
 use crate::child::sync;
+use crate::watch::Caches;
 use crate::{Error, child};
 
 /// How often the parent looks again while it waits on pods it does not watch.
@@ -183,6 +184,8 @@ pub struct Inputs<'a> {
     pub maintenance_live: bool,
     /// The web server's serving port, when there is a web server.
     pub web_port: Option<i32>,
+    /// What the parent's watches know of the objects it owns.
+    pub caches: &'a Caches,
 }
 
 /// Decides the lifecycle part of a parent pass, creating and reading task resources and the
@@ -390,7 +393,8 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
             continue;
         }
         all_done = false;
-        current = Some(apply_task(client, &namespace, &name, task, inputs.owner).await?);
+        current =
+            Some(apply_task(client, inputs.caches, &namespace, &name, task, inputs.owner).await?);
         let status = current.as_ref().and_then(|t| t.status.clone());
         project(&mut step, task, status.as_ref(), false);
         step.lifecycle().phase = Some(phase_of(task.task_type));
@@ -505,7 +509,9 @@ async fn drain(client: &Client, inputs: &Inputs<'_>, step: &mut Step) -> Result<
         && children.contains(&Component::WebServer)
         && !inputs.maintenance_live
     {
-        let ready = ensure_maintenance_page(client, superset, inputs.owner, page, port).await?;
+        let ready =
+            ensure_maintenance_page(client, inputs.caches, superset, inputs.owner, page, port)
+                .await?;
         if !ready {
             // Components keep serving until the page can take over.
             step.wake_in(POLL);
@@ -548,6 +554,7 @@ async fn drain(client: &Client, inputs: &Inputs<'_>, step: &mut Step) -> Result<
 /// Applies the maintenance page and says whether a replica is ready.
 async fn ensure_maintenance_page(
     client: &Client,
+    caches: &Caches,
     superset: &Superset,
     owner: &OwnerReference,
     page: &superset_operator_api::superset::lifecycle::MaintenancePageSpec,
@@ -560,6 +567,7 @@ async fn ensure_maintenance_page(
         maintenance::config_map(&name, Some(&namespace), page, port).map(|cm| owned_by(cm, owner));
     sync(
         &config_maps,
+        caches,
         &naming::maintenance_page_config_map(&name),
         &owner.uid,
         config_map,
@@ -572,6 +580,7 @@ async fn ensure_maintenance_page(
     );
     sync(
         &deployments,
+        caches,
         &naming::maintenance_page(&name),
         &owner.uid,
         Some(desired),
@@ -589,12 +598,14 @@ async fn ensure_maintenance_page(
 /// Removes the maintenance page's Deployment and ConfigMap.
 pub async fn remove_maintenance_page(
     client: &Client,
+    caches: &Caches,
     namespace: &str,
     parent: &str,
     owner_uid: &str,
 ) -> Result<(), Error> {
     sync::<Deployment>(
         &Api::namespaced(client.clone(), namespace),
+        caches,
         &naming::maintenance_page(parent),
         owner_uid,
         None,
@@ -602,6 +613,7 @@ pub async fn remove_maintenance_page(
     .await?;
     sync::<ConfigMap>(
         &Api::namespaced(client.clone(), namespace),
+        caches,
         &naming::maintenance_page_config_map(parent),
         owner_uid,
         None,
@@ -614,6 +626,7 @@ pub async fn remove_maintenance_page(
 /// completed; a completed task is not touched.
 async fn apply_task(
     client: &Client,
+    caches: &Caches,
     namespace: &str,
     parent: &str,
     task: &ResolvedTask,
@@ -624,6 +637,7 @@ async fn apply_task(
     let config_map = task.config_map.clone().map(|cm| owned_by(cm, owner));
     sync(
         &config_maps,
+        caches,
         &naming::task_config_map(parent, task.task_type),
         &owner.uid,
         config_map,

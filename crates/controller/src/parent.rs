@@ -2,17 +2,17 @@
 //! itself (ConfigMaps, the web server's Service, the ServiceAccount), removes what a removed
 //! component leaves behind, and aggregates the children's status.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::DynamicObject;
 use kube::api::{Api, Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -37,17 +37,63 @@ use superset_operator_render::{
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
 use crate::child::{ComponentChild, sync, sync_live};
-use crate::{Error, Scope, conditions, events, lifecycle, metrics, watch};
+use crate::watch::Caches;
+use crate::{Error, Scope, Tuning, conditions, events, lifecycle, metrics, watch};
 
 struct Context {
     client: Client,
+    kinds: Discovered,
+    caches: Caches,
+}
+
+/// What discovery last said about each optional kind, and when. Asking on every reconcile
+/// costs requests per kind per pass; CRDs come and go far more rarely than that.
+#[derive(Default)]
+struct Discovered(Mutex<HashMap<GroupVersionKind, (Instant, Option<ApiResource>)>>);
+
+/// How long an installed kind is taken as installed.
+const FOUND_FOR: Duration = Duration::from_secs(60);
+/// How long a missing kind is taken as missing: less than [`OPTIONAL_KIND_RETRY`], so that
+/// the re-check of a Superset waiting for a CRD asks the API server again.
+const MISSING_FOR: Duration = Duration::from_secs(10);
+
+impl Discovered {
+    /// The kind's resource when its CRD is installed, from discovery at most [`FOUND_FOR`]
+    /// (or [`MISSING_FOR`]) ago.
+    async fn resource(&self, client: &Client, gvk: &GroupVersionKind) -> Option<ApiResource> {
+        let known = self.0.lock().expect("not poisoned").get(gvk).cloned();
+        if let Some((at, resource)) = known {
+            let valid_for = if resource.is_some() {
+                FOUND_FOR
+            } else {
+                MISSING_FOR
+            };
+            if at.elapsed() < valid_for {
+                return resource;
+            }
+        }
+        let resource = kube::discovery::pinned_kind(client, gvk)
+            .await
+            .ok()
+            .map(|(resource, _)| resource);
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(gvk.clone(), (Instant::now(), resource.clone()));
+        resource
+    }
+
+    /// Forgets what is known of `gvk`, after a request for it failed.
+    fn forget(&self, gvk: &GroupVersionKind) {
+        self.0.lock().expect("not poisoned").remove(gvk);
+    }
 }
 
 /// Runs the `Superset` controller until the stream ends.
-pub async fn run(client: Client, scope: Scope) {
+pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     let api: Api<Superset> = scope.api(&client);
     let config = watcher::Config::default;
-    let mut controller = watch::controller(api, config());
+    let mut controller = watch::controller(api, config(), tuning);
     // Kinds of other projects are watched when their CRDs are installed at start-up; one that
     // appears later is created by the periodic re-check, and watched after a restart.
     for gvk in optional_kinds() {
@@ -62,6 +108,13 @@ pub async fn run(client: Client, scope: Scope) {
         }
     }
     let (for_secrets, for_config_maps) = (controller.store(), controller.store());
+    let mut caches = Caches::default();
+    // Owned kinds whose watches also tell reconciles what need not be read again.
+    macro_rules! known {
+        ($kind:ty) => {
+            watch::known_changes::<$kind>(&client, &scope, config(), &mut caches)
+        };
+    }
     tokio::spawn(forget_deleted_instances(controller.store()));
     controller
         .watches_stream(
@@ -84,52 +137,32 @@ pub async fn run(client: Client, scope: Scope) {
                 )
             },
         )
-        .owns_stream(watch::changes::<SupersetWebServer>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<SupersetCeleryWorker>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<SupersetCeleryBeat>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<SupersetCeleryFlower>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<SupersetMcpServer>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<SupersetWebsocketServer>(
-            &client,
-            &scope,
-            config(),
-        ))
-        .owns_stream(watch::changes::<ConfigMap>(&client, &scope, config()))
-        .owns_stream(watch::changes::<Service>(&client, &scope, config()))
-        .owns_stream(watch::changes::<ServiceAccount>(&client, &scope, config()))
-        .owns_stream(watch::changes::<Ingress>(&client, &scope, config()))
-        .owns_stream(watch::changes::<NetworkPolicy>(&client, &scope, config()))
+        .owns_stream(known!(SupersetWebServer))
+        .owns_stream(known!(SupersetCeleryWorker))
+        .owns_stream(known!(SupersetCeleryBeat))
+        .owns_stream(known!(SupersetCeleryFlower))
+        .owns_stream(known!(SupersetMcpServer))
+        .owns_stream(known!(SupersetWebsocketServer))
+        .owns_stream(known!(ConfigMap))
+        .owns_stream(known!(Service))
+        .owns_stream(known!(ServiceAccount))
+        .owns_stream(known!(Ingress))
+        .owns_stream(known!(NetworkPolicy))
         .owns_stream(watch::changes::<SupersetLifecycleTask>(
             &client,
             &scope,
             config(),
         ))
         // Only the maintenance page's Deployment is the parent's own.
-        .owns_stream(watch::changes::<Deployment>(&client, &scope, config()))
+        .owns_stream(known!(Deployment))
         .run(
             |superset, ctx| metrics::measure("superset", reconcile(superset, ctx)),
             error_policy,
-            Arc::new(Context { client }),
+            Arc::new(Context {
+                client,
+                kinds: Discovered::default(),
+                caches,
+            }),
         )
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -226,6 +259,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     let name = superset.name_any();
     let uid = superset.uid().ok_or(Error::MissingIdentity)?;
     let client = &ctx.client;
+    let caches = &ctx.caches;
 
     if superset.spec.suspend == Some(true) {
         // Nothing is written but status, which keeps following the children.
@@ -269,7 +303,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     let owner = owner_reference(superset.as_ref());
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
 
-    reconcile_service_account(client, &superset, &owner).await?;
+    reconcile_service_account(client, caches, &superset, &owner).await?;
 
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let web_service_name = naming::workload(&name, Component::WebServer);
@@ -295,6 +329,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             schedule: &schedule,
             maintenance_live,
             web_port,
+            caches,
         },
     )
     .await?;
@@ -311,6 +346,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     };
     sync_live(
         &services,
+        caches,
         &web_service_name,
         &uid,
         web_service(step.maintenance),
@@ -325,7 +361,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
                 // ConfigMaps first: a pod template never points at a ConfigMap not there yet.
                 let config_map_name = naming::component_config_map(&name, component.component);
                 let config_map = component.config_map.clone().map(|cm| owned_by(cm, &owner));
-                sync(&config_maps, &config_map_name, &uid, config_map).await?;
+                sync(&config_maps, caches, &config_map_name, &uid, config_map).await?;
                 let status = apply_child(client, &namespace, &component.child, &owner).await?;
                 statuses.insert(component.component, status);
             }
@@ -340,7 +376,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         }
         lifecycle::Components::Drain => {
             for component in Component::ALL {
-                remove_child(client, &namespace, &name, &uid, component).await?;
+                remove_child(client, caches, &namespace, &name, &uid, component).await?;
             }
             for component in &resolved.components {
                 statuses.insert(component.component, None);
@@ -349,7 +385,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     }
     for component in Component::ALL {
         if resolved.components.iter().all(|c| c.component != component) {
-            remove_component(client, &namespace, &name, &uid, component).await?;
+            remove_component(client, caches, &namespace, &name, &uid, component).await?;
         }
     }
 
@@ -360,18 +396,26 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             .get(&Component::WebServer)
             .map(|s| s.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) > 0);
         if web_ready != Some(false) {
-            sync(&services, &web_service_name, &uid, web_service(false)).await?;
+            sync(
+                &services,
+                caches,
+                &web_service_name,
+                &uid,
+                web_service(false),
+            )
+            .await?;
             maintenance_on = false;
         } else {
             requeue = Some(requeue.map_or(lifecycle::POLL, |r| r.min(lifecycle::POLL)));
         }
     }
     if !maintenance_on && (step.tasks_done || step.remove_maintenance) {
-        lifecycle::remove_maintenance_page(client, &namespace, &name, &uid).await?;
+        lifecycle::remove_maintenance_page(client, caches, &namespace, &name, &uid).await?;
     }
 
-    reconcile_networking(client, &superset, &resolved, &owner).await?;
-    let optional = reconcile_optional_kinds(client, &superset, &resolved, &owner).await?;
+    reconcile_networking(client, caches, &superset, &resolved, &owner).await?;
+    let optional =
+        reconcile_optional_kinds(client, &ctx.kinds, &superset, &resolved, &owner).await?;
 
     let mut extra = optional.conditions.clone();
     extra.push(version_condition(&superset));
@@ -613,6 +657,7 @@ struct OptionalKinds {
 /// The HTTPRoute and the ServiceMonitor, when asked for and when their CRDs are installed.
 async fn reconcile_optional_kinds(
     client: &Client,
+    kinds: &Discovered,
     superset: &Superset,
     resolved: &Resolved,
     owner: &OwnerReference,
@@ -646,9 +691,9 @@ async fn reconcile_optional_kinds(
         ("RouteReady", route_kind, route),
         ("MonitoringReady", monitor_kind, monitor),
     ] {
-        let resource = match kube::discovery::pinned_kind(client, &gvk).await {
-            Ok((resource, _)) => resource,
-            Err(_) if desired.is_some() => {
+        let resource = match kinds.resource(client, &gvk).await {
+            Some(resource) => resource,
+            None if desired.is_some() => {
                 let message = format!(
                     "the {} CRD ({}) is not installed; it is created once the CRD appears",
                     gvk.kind, gvk.group
@@ -659,10 +704,13 @@ async fn reconcile_optional_kinds(
                 optional.missing = true;
                 continue;
             }
-            Err(_) => continue,
+            None => continue,
         };
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, &resource);
-        let live = api.get_opt(&name).await?;
+        let live = api
+            .get_opt(&name)
+            .await
+            .inspect_err(|_| kinds.forget(&gvk))?;
         match (apply::control(live.as_ref(), &owner.uid), desired) {
             (apply::Control::Absent | apply::Control::Ours, Some(mut desired)) => {
                 desired["metadata"]["ownerReferences"] = serde_json::to_value(vec![owner])?;
@@ -710,6 +758,7 @@ async fn reconcile_optional_kinds(
 /// The Ingress and the NetworkPolicies: applied while asked for, removed when not.
 async fn reconcile_networking(
     client: &Client,
+    caches: &Caches,
     superset: &Superset,
     resolved: &Resolved,
     owner: &OwnerReference,
@@ -733,7 +782,14 @@ async fn reconcile_networking(
             ingress
         });
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &namespace);
-    sync(&ingresses, &naming::route(&name), &owner.uid, ingress).await?;
+    sync(
+        &ingresses,
+        caches,
+        &naming::route(&name),
+        &owner.uid,
+        ingress,
+    )
+    .await?;
 
     let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &namespace);
     for component in Component::ALL {
@@ -756,6 +812,7 @@ async fn reconcile_networking(
         );
         sync(
             &policies,
+            caches,
             &naming::network_policy(&name, component),
             &owner.uid,
             policy,
@@ -767,6 +824,7 @@ async fn reconcile_networking(
 
 async fn reconcile_service_account(
     client: &Client,
+    caches: &Caches,
     superset: &Superset,
     owner: &OwnerReference,
 ) -> Result<(), Error> {
@@ -795,7 +853,7 @@ async fn reconcile_service_account(
         ..Default::default()
     };
     let api: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
-    sync(&api, &name, &owner.uid, Some(account)).await
+    sync(&api, caches, &name, &owner.uid, Some(account)).await
 }
 
 async fn apply_typed<K: ComponentChild>(
@@ -836,12 +894,14 @@ async fn apply_child(
 
 async fn remove_typed<K: ComponentChild>(
     client: &Client,
+    caches: &Caches,
     namespace: &str,
     name: &str,
     owner_uid: &str,
 ) -> Result<(), Error> {
     sync::<K>(
         &Api::namespaced(client.clone(), namespace),
+        caches,
         name,
         owner_uid,
         None,
@@ -852,15 +912,17 @@ async fn remove_typed<K: ComponentChild>(
 /// Removes a component's child and its ConfigMap, when they are ours.
 async fn remove_component(
     client: &Client,
+    caches: &Caches,
     namespace: &str,
     parent: &str,
     owner_uid: &str,
     component: Component,
 ) -> Result<(), Error> {
-    remove_child(client, namespace, parent, owner_uid, component).await?;
+    remove_child(client, caches, namespace, parent, owner_uid, component).await?;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     sync(
         &config_maps,
+        caches,
         &naming::component_config_map(parent, component),
         owner_uid,
         None,
@@ -872,6 +934,7 @@ async fn remove_component(
 /// garbage collection.
 async fn remove_child(
     client: &Client,
+    caches: &Caches,
     namespace: &str,
     parent: &str,
     owner_uid: &str,
@@ -880,22 +943,25 @@ async fn remove_child(
     let child = naming::child(parent);
     match component {
         Component::WebServer => {
-            remove_typed::<SupersetWebServer>(client, namespace, &child, owner_uid).await?
+            remove_typed::<SupersetWebServer>(client, caches, namespace, &child, owner_uid).await?
         }
         Component::CeleryWorker => {
-            remove_typed::<SupersetCeleryWorker>(client, namespace, &child, owner_uid).await?
+            remove_typed::<SupersetCeleryWorker>(client, caches, namespace, &child, owner_uid)
+                .await?
         }
         Component::CeleryBeat => {
-            remove_typed::<SupersetCeleryBeat>(client, namespace, &child, owner_uid).await?
+            remove_typed::<SupersetCeleryBeat>(client, caches, namespace, &child, owner_uid).await?
         }
         Component::CeleryFlower => {
-            remove_typed::<SupersetCeleryFlower>(client, namespace, &child, owner_uid).await?
+            remove_typed::<SupersetCeleryFlower>(client, caches, namespace, &child, owner_uid)
+                .await?
         }
         Component::McpServer => {
-            remove_typed::<SupersetMcpServer>(client, namespace, &child, owner_uid).await?
+            remove_typed::<SupersetMcpServer>(client, caches, namespace, &child, owner_uid).await?
         }
         Component::WebsocketServer => {
-            remove_typed::<SupersetWebsocketServer>(client, namespace, &child, owner_uid).await?
+            remove_typed::<SupersetWebsocketServer>(client, caches, namespace, &child, owner_uid)
+                .await?
         }
     }
     Ok(())

@@ -19,18 +19,19 @@ use superset_operator_render::component::TaskFacts;
 use superset_operator_render::{labels, task_run};
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
-use crate::{Error, Scope, events, metrics, watch};
+use crate::{Error, Scope, Tuning, events, metrics, watch};
 
 struct Context {
     client: Client,
 }
 
 /// Runs the lifecycle task controller until the stream ends.
-pub async fn run(client: Client, scope: Scope) {
+pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     let pods = watcher::Config::default().labels(labels::TASK);
     watch::controller(
         scope.api::<SupersetLifecycleTask>(&client),
         watcher::Config::default(),
+        tuning,
     )
     .owns_stream(watch::changes::<Pod>(&client, &scope, pods))
     .run(

@@ -2,20 +2,48 @@
 //! kept without what reconciles never read, and the kinds it only reacts to are watched as
 //! metadata, so that neither their bodies nor their initial lists are ever decoded in full.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
 
-use futures::{Stream, TryStreamExt as _};
+use futures::{FutureExt as _, Stream, TryStreamExt as _};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, PartialObjectMeta};
-use kube::runtime::controller::Controller;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::utils::{PredicateConfig, predicates};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
 use kube::{Client, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 
-use crate::Scope;
+use crate::{Scope, Tuning};
 
 /// Written by `kubectl apply`; a copy of the whole object that no reconcile reads.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// A namespaced kind the controllers watch.
+pub trait Watched:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Watched for K where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// Drops the managed fields (as large as the object itself under server-side apply) and the
 /// last-applied copy from an object before it is cached.
@@ -24,8 +52,8 @@ pub fn slim<K: Resource>(object: &mut K) {
     object.annotations_mut().remove(LAST_APPLIED);
 }
 
-/// A controller for `K` whose cache holds slimmed objects.
-pub fn controller<K>(api: Api<K>, config: watcher::Config) -> Controller<K>
+/// A controller for `K` whose cache holds slimmed objects, working as `tuning` says.
+pub fn controller<K>(api: Api<K>, config: watcher::Config, tuning: Tuning) -> Controller<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -35,24 +63,19 @@ where
         .modify(slim)
         .reflect(writer)
         .applied_objects();
-    Controller::for_stream(stream, reader)
+    Controller::for_stream(stream, reader).with_config(
+        controller::Config::default()
+            .concurrency(tuning.concurrency)
+            .debounce(tuning.debounce),
+    )
 }
 
 /// Every change of a `K` in the scope, as metadata only: enough to find its owner or name.
-pub fn changes<K>(
+pub fn changes<K: Watched>(
     client: &Client,
     scope: &Scope,
     config: watcher::Config,
-) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-{
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static {
     // An API over `PartialObjectMeta` lists and watches with metadata-only requests.
     watcher(scope.api::<PartialObjectMeta<K>>(client), config)
         .default_backoff()
@@ -63,12 +86,176 @@ where
         })
 }
 
+/// [`changes`], keeping what the watch has seen in a [`Known`] registered in `caches`, so that
+/// reconciles can skip reading what has not changed since they last read or wrote it.
+pub fn known_changes<K: Watched>(
+    client: &Client,
+    scope: &Scope,
+    config: watcher::Config,
+    caches: &mut Caches,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static {
+    let (store, writer) = reflector::store();
+    caches.insert(Known {
+        store,
+        verified: Arc::default(),
+    });
+    // The store is written before the controller sees the event, so a reconcile triggered by
+    // a change always finds that change in the store.
+    watcher(scope.api::<PartialObjectMeta<K>>(client), config)
+        .default_backoff()
+        .modify(slim)
+        .reflect(writer)
+        .touched_objects()
+}
+
+/// What a reconcile can tell about an object from the watch, without asking the API server.
+pub enum Seen<K> {
+    /// Nothing to go on: the watch has not listed yet, or the object changed since a reconcile
+    /// last read or wrote it.
+    Unknown,
+    /// The watch has no such object.
+    Absent,
+    /// The object is as a reconcile last read or wrote it; here is its metadata.
+    Unchanged(Arc<PartialObjectMeta<K>>),
+}
+
+/// The metadata a watch has seen of every `K` in scope, with the resource version at which a
+/// reconcile last read or wrote each object in full.
+pub struct Known<K: Resource<DynamicType = ()> + 'static> {
+    store: Store<PartialObjectMeta<K>>,
+    verified: Arc<Mutex<HashMap<ObjectRef<PartialObjectMeta<K>>, String>>>,
+}
+
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Known<K> {
+    /// What the watch says of `name` in `namespace`.
+    pub fn seen(&self, namespace: &str, name: &str) -> Seen<K> {
+        let listed = self
+            .store
+            .wait_until_ready()
+            .now_or_never()
+            .is_some_and(|ready| ready.is_ok());
+        if !listed {
+            return Seen::Unknown;
+        }
+        let key = ObjectRef::new(name).within(namespace);
+        let Some(meta) = self.store.get(&key) else {
+            return Seen::Absent;
+        };
+        let verified = self.verified.lock().expect("not poisoned");
+        if meta.resource_version().is_some()
+            && verified.get(&key) == meta.resource_version().as_ref()
+        {
+            Seen::Unchanged(meta)
+        } else {
+            Seen::Unknown
+        }
+    }
+
+    /// Records that `object`, as read or written in full, is what it should be.
+    pub fn verified(&self, object: &K) {
+        let (Some(namespace), Some(version)) = (object.namespace(), object.resource_version())
+        else {
+            return;
+        };
+        let key = ObjectRef::new(&object.name_any()).within(&namespace);
+        self.verified
+            .lock()
+            .expect("not poisoned")
+            .insert(key, version);
+    }
+
+    /// Forgets what was verified of `name` in `namespace` (it was deleted, or failed to write).
+    pub fn forget(&self, namespace: &str, name: &str) {
+        let key = ObjectRef::new(name).within(namespace);
+        self.verified.lock().expect("not poisoned").remove(&key);
+    }
+}
+
+/// The [`Known`] of each kind a controller watches with [`known_changes`].
+#[derive(Default)]
+pub struct Caches(HashMap<TypeId, Box<dyn Any + Send + Sync>>);
+
+impl Caches {
+    fn insert<K: Resource<DynamicType = ()> + 'static>(&mut self, known: Known<K>)
+    where
+        Known<K>: Send + Sync,
+    {
+        self.0.insert(TypeId::of::<K>(), Box::new(known));
+    }
+
+    /// The [`Known`] of `K`, if this controller keeps one.
+    pub fn get<K: Resource<DynamicType = ()> + 'static>(&self) -> Option<&Known<K>> {
+        self.0.get(&TypeId::of::<K>())?.downcast_ref()
+    }
+}
+
+/// Changes of a `K` in the scope that change its spec (a new generation); status and
+/// metadata updates are left out.
+pub fn spec_changes<K: Watched>(
+    client: &Client,
+    scope: &Scope,
+    config: watcher::Config,
+) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static {
+    changes(client, scope, config)
+        .predicate_filter(predicates::generation, PredicateConfig::default())
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
 
     use super::*;
+
+    fn meta(name: &str, version: &str) -> PartialObjectMeta<Deployment> {
+        PartialObjectMeta {
+            types: None,
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                resource_version: Some(version.into()),
+                ..Default::default()
+            },
+            _phantom: Default::default(),
+        }
+    }
+
+    fn deployment(name: &str, version: &str) -> Deployment {
+        Deployment {
+            metadata: meta(name, version).metadata,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_objects_unchanged_since_verified_are_known() {
+        let (store, mut writer) = reflector::store::<PartialObjectMeta<Deployment>>();
+        let known = Known {
+            store,
+            verified: Arc::default(),
+        };
+        // Before the first list, nothing can be told.
+        assert!(matches!(known.seen("ns", "web"), Seen::Unknown));
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitApply(meta("web", "1")));
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        assert!(matches!(known.seen("ns", "gone"), Seen::Absent));
+        // Listed but never read or written in full by a reconcile.
+        assert!(matches!(known.seen("ns", "web"), Seen::Unknown));
+        known.verified(&deployment("web", "1"));
+        assert!(matches!(known.seen("ns", "web"), Seen::Unchanged(m) if m.name_any() == "web"));
+        // Someone else changed it: read it again.
+        writer.apply_watcher_event(&watcher::Event::Apply(meta("web", "2")));
+        assert!(matches!(known.seen("ns", "web"), Seen::Unknown));
+        // Our own write, seen by the watch afterwards.
+        known.verified(&deployment("web", "3"));
+        writer.apply_watcher_event(&watcher::Event::Apply(meta("web", "3")));
+        assert!(matches!(known.seen("ns", "web"), Seen::Unchanged(_)));
+        known.forget("ns", "web");
+        assert!(matches!(known.seen("ns", "web"), Seen::Unknown));
+        writer.apply_watcher_event(&watcher::Event::Delete(meta("web", "3")));
+        assert!(matches!(known.seen("ns", "web"), Seen::Absent));
+    }
 
     #[test]
     fn slimming_keeps_everything_a_reconcile_reads() {

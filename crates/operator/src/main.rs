@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use superset_operator_controller::Tuning;
 
 #[derive(Parser)]
 #[command(
@@ -77,6 +78,21 @@ enum Command {
         /// Seconds before expiry the leader renews its lease.
         #[arg(long, env = "SUPERSET_OPERATOR_LEASE_RENEW_GRACE", default_value_t = 5)]
         lease_renew_grace: u64,
+        /// Reconciles each controller runs at once (at least 1).
+        #[arg(
+            long,
+            env = "SUPERSET_OPERATOR_MAX_CONCURRENT_RECONCILES",
+            default_value_t = Tuning::default().concurrency,
+            value_parser = clap::value_parser!(u16).range(1..)
+        )]
+        max_concurrent_reconciles: u16,
+        /// Milliseconds an object's triggers must be quiet before it is reconciled (0: none).
+        #[arg(
+            long,
+            env = "SUPERSET_OPERATOR_RECONCILE_DEBOUNCE_MS",
+            default_value_t = Tuning::default().debounce.as_millis() as u64
+        )]
+        reconcile_debounce_ms: u64,
     },
     /// Print the CustomResourceDefinitions as multi-document YAML (`| kubectl apply -f -`).
     Crd,
@@ -216,6 +232,8 @@ fn main() -> anyhow::Result<()> {
             leader_election_id,
             lease_duration,
             lease_renew_grace,
+            max_concurrent_reconciles,
+            reconcile_debounce_ms,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_new(&log_level)
                 .context("parsing --log-level")?;
@@ -249,6 +267,10 @@ fn main() -> anyhow::Result<()> {
                 metrics_address,
                 probe_address,
                 leader_election,
+                tuning: Tuning {
+                    concurrency: max_concurrent_reconciles,
+                    debounce: std::time::Duration::from_millis(reconcile_debounce_ms),
+                },
             }))?;
         }
         Command::Crd => print!("{}", superset_operator_api::generated::all_crds_yaml()?),

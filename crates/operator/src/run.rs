@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, Client};
 use kube_lease_manager::LeaseManagerBuilder;
-use superset_operator_controller::Scope;
+use superset_operator_controller::{Scope, Tuning};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::serve::{self, Readiness};
@@ -66,6 +66,8 @@ pub struct Options {
     pub probe_address: SocketAddr,
     /// Leader election, when several replicas run.
     pub leader_election: Option<LeaderElection>,
+    /// How hard each controller works at once.
+    pub tuning: Tuning,
 }
 
 /// Runs the controllers until SIGTERM or Ctrl-C (or, with leader election, until the lease is
@@ -99,7 +101,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         superset_operator_controller::metrics::set_leader(true);
         tracing::info!(?scopes, "controllers starting");
         tokio::select! {
-            () = controllers(client, scopes) => tracing::warn!("controllers stopped"),
+            () = controllers(client, scopes, options.tuning) => tracing::warn!("controllers stopped"),
             _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
         }
@@ -141,7 +143,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         None => {
             superset_operator_controller::metrics::set_leader(true);
             tracing::info!(?scopes, identity = %election.identity, "leader lease acquired; controllers starting");
-            let running = tokio::spawn(controllers(client, scopes));
+            let running = tokio::spawn(controllers(client, scopes, options.tuning));
             let outcome = tokio::select! {
                 _ = lost(&mut leading) => Err(anyhow::anyhow!("the leader lease was lost; exiting so that a standby takes over")),
                 _ = terminate.recv() => Ok("SIGTERM received; stopping and releasing the lease"),
@@ -175,11 +177,11 @@ async fn lost(leading: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 /// Every controller for every scope.
-async fn controllers(client: Client, scopes: Vec<Scope>) {
+async fn controllers(client: Client, scopes: Vec<Scope>, tuning: Tuning) {
     futures_join_all(
         scopes
             .into_iter()
-            .map(|scope| superset_operator_controller::run(client.clone(), scope)),
+            .map(|scope| superset_operator_controller::run(client.clone(), scope, tuning)),
     )
     .await
 }

@@ -9,7 +9,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use kube::{Client, Config};
 use superset_operator_api::Superset;
-use superset_operator_controller::Scope;
+use superset_operator_controller::{Scope, Tuning};
 use superset_operator_testkit::TestEnv;
 
 pub const TIMEOUT: Duration = Duration::from_secs(120);
@@ -112,7 +112,7 @@ pub fn operator(env: &TestEnv) -> Operator {
             runtime.block_on(async move {
                 let client = counting_client(&kubeconfig, counter).await;
                 tokio::select! {
-                    _ = superset_operator_controller::run(client, Scope::Namespace(namespace)) => {}
+                    _ = superset_operator_controller::run(client, Scope::Namespace(namespace), Tuning::default()) => {}
                     _ = stopped => {}
                 }
             });
