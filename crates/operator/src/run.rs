@@ -4,35 +4,73 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, Client};
+use kube::{Client, Resource};
 use kube_lease_manager::LeaseManagerBuilder;
+use superset_operator_api::{
+    Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker,
+    SupersetLifecycleTask, SupersetMcpServer, SupersetWebServer, SupersetWebsocketServer,
+};
 use superset_operator_controller::{Scope, Tuning};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::serve::{self, Readiness};
 
+/// One of the operator's kinds: its `apiVersion`, its plural, and its CRD's name.
+struct Kind {
+    api_version: String,
+    plural: String,
+    crd: String,
+}
+
+fn kind<K: Resource<DynamicType = ()>>() -> Kind {
+    let plural = K::plural(&()).into_owned();
+    Kind {
+        api_version: K::api_version(&()).into_owned(),
+        crd: format!("{plural}.{}", K::group(&())),
+        plural,
+    }
+}
+
+/// Every kind the controllers watch.
+fn kinds() -> [Kind; 8] {
+    [
+        kind::<Superset>(),
+        kind::<SupersetWebServer>(),
+        kind::<SupersetCeleryWorker>(),
+        kind::<SupersetCeleryBeat>(),
+        kind::<SupersetCeleryFlower>(),
+        kind::<SupersetWebsocketServer>(),
+        kind::<SupersetMcpServer>(),
+        kind::<SupersetLifecycleTask>(),
+    ]
+}
+
 /// Checks that every CRD of the operator is installed and established, naming those that
-/// are not.
+/// are not. The API server's discovery lists a custom resource once its CRD is established;
+/// asking it costs a few kilobytes, where reading the CRDs themselves would decode megabytes of
+/// schema, and that peak would stay in the process's resident memory.
 async fn ensure_crds(client: &Client) -> anyhow::Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut missing = Vec::new();
-    for crd in superset_operator_api::crds() {
-        let name = crd.metadata.name.expect("generated CRDs are named");
-        let established = api
-            .get_opt(&name)
-            .await
-            .with_context(|| format!("reading CRD {name}"))?
-            .is_some_and(|live| {
-                live.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                })
-            });
-        if !established {
-            missing.push(name);
+    let mut served = BTreeSet::new();
+    let versions: BTreeSet<String> = kinds().into_iter().map(|k| k.api_version).collect();
+    for version in versions {
+        match client.list_api_group_resources(&version).await {
+            Ok(list) => served.extend(
+                list.resources
+                    .into_iter()
+                    .map(|r| (version.clone(), r.name)),
+            ),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("reading the API discovery of {version}"));
+            }
         }
     }
+    let missing: Vec<String> = kinds()
+        .into_iter()
+        .filter(|k| !served.contains(&(k.api_version.clone(), k.plural.clone())))
+        .map(|k| k.crd)
+        .collect();
     if !missing.is_empty() {
         bail!(
             "these CRDs are not installed or not established: {}; install them with `superset-operator crd | kubectl apply --server-side -f -`",
@@ -193,5 +231,20 @@ async fn futures_join_all(
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
     for handle in handles {
         let _ = handle.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kinds_checked_at_start_are_exactly_the_crds() {
+        let checked: BTreeSet<String> = kinds().into_iter().map(|k| k.crd).collect();
+        let crds: BTreeSet<String> = superset_operator_api::crds()
+            .into_iter()
+            .map(|crd| crd.metadata.name.expect("generated CRDs are named"))
+            .collect();
+        assert_eq!(checked, crds);
     }
 }

@@ -129,6 +129,8 @@ fn the_chart_lints_and_renders_the_generated_rbac_and_crds() {
         .filter_map(|a| a.as_str())
         .collect();
     assert!(args.contains(&"--leader-elect"));
+    assert!(args.contains(&"--max-concurrent-reconciles=16"));
+    assert!(args.contains(&"--reconcile-debounce-ms=500"));
     assert!(!args.iter().any(|a| a.starts_with("--namespace")));
     assert!(of_kind(&docs, "ServiceMonitor").is_empty());
     assert_eq!(of_kind(&docs, "Service").len(), 1, "the metrics Service");
