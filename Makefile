@@ -21,9 +21,11 @@ demo-down:
 ## (not part of `make test`; about half an hour on two cores). Writes bench/results.json and
 ## prints Markdown tables; docs/performance.md says what is measured. Quicker:
 ## `make bench BENCH_SIZES=1,10,100` (the other BENCH_* settings: `--help` of the binary).
+# Runs the built binary: `cargo run -p` of the bench alone would resolve features anew and
+# build it a second time.
 bench: control-plane
 	cargo build --release --locked -p superset-operator -p superset-operator-bench
-	cargo run --release --locked -q -p superset-operator-bench -- --output bench/results.json
+	"$${CARGO_TARGET_DIR:-target}/release/superset-operator-bench" --output bench/results.json
 
 ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from
 ## Go modules (cached outside the repository; a second run builds nothing).
