@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
-use futures::{FutureExt as _, Stream, TryStreamExt as _};
+use futures::{FutureExt as _, Stream, StreamExt as _, TryStreamExt as _, future};
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::controller::{self, Controller};
@@ -63,7 +63,7 @@ where
         .modify(slim)
         .reflect(writer)
         .applied_objects();
-    Controller::for_stream(stream, reader).with_config(
+    Controller::for_stream(errors_logged::<K, _>(stream), reader).with_config(
         controller::Config::default()
             .concurrency(tuning.concurrency)
             .debounce(tuning.debounce),
@@ -77,13 +77,11 @@ pub fn changes<K: Watched>(
     config: watcher::Config,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static {
     // An API over `PartialObjectMeta` lists and watches with metadata-only requests.
-    watcher(scope.api::<PartialObjectMeta<K>>(client), config)
+    let stream = watcher(scope.api::<PartialObjectMeta<K>>(client), config)
         .default_backoff()
-        .touched_objects()
-        .map_ok(|mut meta| {
-            slim(&mut meta);
-            meta
-        })
+        .modify(slim)
+        .touched_objects();
+    errors_logged::<K, _>(stream)
 }
 
 /// [`changes`], keeping what the watch has seen in a [`Known`] registered in `caches`, so that
@@ -95,17 +93,47 @@ pub fn known_changes<K: Watched>(
     caches: &mut Caches,
 ) -> impl Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static {
     let (store, writer) = reflector::store();
-    caches.insert(Known {
+    let known = Known {
         store,
         verified: Arc::default(),
-    });
+    };
+    caches.insert(known.clone());
     // The store is written before the controller sees the event, so a reconcile triggered by
     // a change always finds that change in the store.
-    watcher(scope.api::<PartialObjectMeta<K>>(client), config)
+    let stream = watcher(scope.api::<PartialObjectMeta<K>>(client), config)
         .default_backoff()
         .modify(slim)
         .reflect(writer)
-        .touched_objects()
+        .inspect_ok(move |event| known.observe(event))
+        .touched_objects();
+    errors_logged::<K, _>(stream)
+}
+
+/// Logs the errors of a watch of `K` and keeps them from the controller. Each watch backs off
+/// and recovers on its own; an error that reached the controller would also pause every other
+/// watch of that controller, with a backoff that grows with each error, so that after every
+/// watch expired (410 Gone, as after an etcd compaction) a controller with sixteen watches
+/// heard nothing for minutes.
+fn errors_logged<K: Resource<DynamicType = ()>, T: Send + 'static>(
+    stream: impl Stream<Item = Result<T, watcher::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<T, watcher::Error>> + Send + 'static {
+    let kind = K::kind(&()).into_owned();
+    stream.filter(move |item| {
+        if let Err(error) = item {
+            tracing::warn!(%error, kind, "watch failed; it resumes on its own after a backoff");
+        }
+        future::ready(item.is_ok())
+    })
+}
+
+/// Resource versions at which reconciles last read or wrote objects in full.
+type Verified<K> = Arc<Mutex<HashMap<ObjectRef<PartialObjectMeta<K>>, String>>>;
+
+fn key<K: Resource<DynamicType = ()>>(
+    namespace: &str,
+    name: &str,
+) -> ObjectRef<PartialObjectMeta<K>> {
+    ObjectRef::new(name).within(namespace)
 }
 
 /// What a reconcile can tell about an object from the watch, without asking the API server.
@@ -121,9 +149,10 @@ pub enum Seen<K> {
 
 /// The metadata a watch has seen of every `K` in scope, with the resource version at which a
 /// reconcile last read or wrote each object in full.
+#[derive(Clone)]
 pub struct Known<K: Resource<DynamicType = ()> + 'static> {
     store: Store<PartialObjectMeta<K>>,
-    verified: Arc<Mutex<HashMap<ObjectRef<PartialObjectMeta<K>>, String>>>,
+    verified: Verified<K>,
 }
 
 impl<K: Resource<DynamicType = ()> + Clone + 'static> Known<K> {
@@ -137,7 +166,7 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Known<K> {
         if !listed {
             return Seen::Unknown;
         }
-        let key = ObjectRef::new(name).within(namespace);
+        let key = key(namespace, name);
         let Some(meta) = self.store.get(&key) else {
             return Seen::Absent;
         };
@@ -157,17 +186,26 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> Known<K> {
         else {
             return;
         };
-        let key = ObjectRef::new(&object.name_any()).within(&namespace);
         self.verified
             .lock()
             .expect("not poisoned")
-            .insert(key, version);
+            .insert(key(&namespace, &object.name_any()), version);
     }
 
-    /// Forgets what was verified of `name` in `namespace` (it was deleted, or failed to write).
+    /// Drops what was verified of an object the watch saw deleted, which would otherwise stay
+    /// for the life of the process.
+    fn observe(&self, event: &watcher::Event<PartialObjectMeta<K>>) {
+        if let watcher::Event::Delete(meta) = event {
+            self.forget(&meta.namespace().unwrap_or_default(), &meta.name_any());
+        }
+    }
+
+    /// Forgets what was verified of `name` in `namespace`, which the operator deleted.
     pub fn forget(&self, namespace: &str, name: &str) {
-        let key = ObjectRef::new(name).within(namespace);
-        self.verified.lock().expect("not poisoned").remove(&key);
+        self.verified
+            .lock()
+            .expect("not poisoned")
+            .remove(&key(namespace, name));
     }
 }
 
@@ -253,8 +291,13 @@ mod tests {
         assert!(matches!(known.seen("ns", "web"), Seen::Unchanged(_)));
         known.forget("ns", "web");
         assert!(matches!(known.seen("ns", "web"), Seen::Unknown));
-        writer.apply_watcher_event(&watcher::Event::Delete(meta("web", "3")));
+        // Deleted by someone else: absent, and nothing of it is kept.
+        known.verified(&deployment("web", "3"));
+        let deleted = watcher::Event::Delete(meta("web", "3"));
+        writer.apply_watcher_event(&deleted);
+        known.observe(&deleted);
         assert!(matches!(known.seen("ns", "web"), Seen::Absent));
+        assert!(known.verified.lock().unwrap().is_empty());
     }
 
     #[test]
