@@ -30,7 +30,7 @@ use superset_operator_api::{
 };
 use superset_operator_controller::child::ComponentChild;
 use superset_operator_render::references::{self, Reference};
-use superset_operator_render::{Component, checksum, labels, naming, workload};
+use superset_operator_render::{Component, labels, naming, workload};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -587,71 +587,32 @@ fn config_map_matches(
 fn render(stores: &Stores, superset: &Superset, generation: i64) -> Result<Rendered, String> {
     let name = superset.name_any();
     let namespace = superset.namespace().unwrap_or_default();
-    let resolved = superset_operator_render::resolve(superset).map_err(|e| e.to_string())?;
+    let mut resolved = superset_operator_render::resolve(superset).map_err(|e| e.to_string())?;
+    // The operator folds in the data its pods read the same way, fetched from the API server.
+    references::fold_read_data(&name, &mut resolved, |reference| match reference {
+        Reference::Secret(secret) => {
+            references::secret_data(stores.secrets.get(&at(secret, &namespace)).as_deref())
+        }
+        Reference::ConfigMap(map) => {
+            references::config_map_data(stores.config_maps.get(&at(map, &namespace)).as_deref())
+        }
+    });
     let components = resolved
         .components
         .into_iter()
-        .map(|mut resolved| {
-            let own = naming::component_config_map(&name, resolved.component);
-            let read = resolved
-                .child
-                .flat()
-                .pod_template
+        .map(|resolved| RenderedComponent {
+            component: resolved.component,
+            child_spec: resolved.child.to_value()["spec"].take(),
+            config_data: resolved
+                .config_map
                 .as_ref()
-                .map(|pod| references::of_pod(pod, &own))
-                .unwrap_or_default();
-            if let Some(hash) = referenced_data_hash(stores, &namespace, &read) {
-                references::fold_into(&mut resolved.child, &hash);
-            }
-            RenderedComponent {
-                component: resolved.component,
-                child_spec: resolved.child.to_value()["spec"].take(),
-                config_data: resolved
-                    .config_map
-                    .as_ref()
-                    .and_then(|map| serde_json::to_value(&map.data).ok()),
-            }
+                .and_then(|map| serde_json::to_value(&map.data).ok()),
         })
         .collect();
     Ok(Rendered {
         generation,
         components,
     })
-}
-
-/// The hash of the data a component's pods read, computed as the operator's
-/// `referenced_data_hash` (crates/controller/src/parent.rs) computes it; `None` when they read
-/// nothing.
-fn referenced_data_hash(
-    stores: &Stores,
-    namespace: &str,
-    read: &BTreeSet<Reference>,
-) -> Option<String> {
-    if read.is_empty() {
-        return None;
-    }
-    let hashes: Vec<String> = read
-        .iter()
-        .map(|reference| match reference {
-            Reference::Secret(name) => {
-                let data = stores
-                    .secrets
-                    .get(&at(name, namespace))
-                    .map(|s| s.data.clone().unwrap_or_default());
-                checksum::of_json(&(name, data))
-            }
-            Reference::ConfigMap(name) => {
-                let data = stores.config_maps.get(&at(name, namespace)).map(|c| {
-                    (
-                        c.data.clone().unwrap_or_default(),
-                        c.binary_data.clone().unwrap_or_default(),
-                    )
-                });
-                checksum::of_json(&(name, data))
-            }
-        })
-        .collect();
-    Some(checksum::of_json(&hashes))
 }
 
 /// The component's child matches the rendering and is the Superset's; its Deployment matches

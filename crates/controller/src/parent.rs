@@ -18,7 +18,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use superset_operator_api::children::ComponentChildStatus;
 use superset_operator_api::superset::status::{
     ComponentStatus, LifecyclePhase, SupersetPhase, SupersetStatus,
@@ -31,8 +31,8 @@ use superset_operator_render::lifecycle::APPROVE_UPGRADE;
 use superset_operator_render::references::{self, Reference};
 use superset_operator_render::versions;
 use superset_operator_render::{
-    Child, Component, ResolveOptions, Resolved, checksum, labels, naming, networking, resolve,
-    resolve_with, workload,
+    Child, Component, ResolveOptions, Resolved, labels, naming, networking, resolve, resolve_with,
+    workload,
 };
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
@@ -96,8 +96,9 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     let mut controller = watch::controller(api, config(), tuning);
     // Kinds of other projects are watched when their CRDs are installed at start-up; one that
     // appears later is created by the periodic re-check, and watched after a restart.
+    let kinds = Discovered::default();
     for gvk in optional_kinds() {
-        if let Ok((resource, _)) = kube::discovery::pinned_kind(&client, &gvk).await {
+        if let Some(resource) = kinds.resource(&client, &gvk).await {
             let api = match &scope {
                 Scope::All => Api::<DynamicObject>::all_with(client.clone(), &resource),
                 Scope::Namespace(namespace) => {
@@ -160,7 +161,7 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
             error_policy,
             Arc::new(Context {
                 client,
-                kinds: Discovered::default(),
+                kinds,
                 caches,
             }),
         )
@@ -198,55 +199,38 @@ fn referencing(
         .filter(|superset| {
             resolve(superset).is_ok_and(|resolved| {
                 let name = superset.name_any();
-                resolved.components.iter().any(|c| {
-                    let own = naming::component_config_map(&name, c.component);
-                    c.child
-                        .flat()
-                        .pod_template
-                        .as_ref()
-                        .is_some_and(|pod| references::of_pod(pod, &own).contains(reference))
-                })
+                resolved
+                    .components
+                    .iter()
+                    .any(|c| references::read_by(&name, c).contains(reference))
             })
         })
         .map(|superset| ObjectRef::from_obj(superset.as_ref()))
         .collect()
 }
 
-/// A hash of the data of everything a component's pods read from Secrets and ConfigMaps, or
-/// `None` when they read nothing. Only the hash leaves this function.
-async fn referenced_data_hash(
+/// The data of every Secret and ConfigMap the components read, each fetched once however many
+/// components read it. It lives only for one pass: only its hash is kept.
+async fn referenced_data(
     client: &Client,
     namespace: &str,
-    references: &BTreeSet<Reference>,
-) -> Result<Option<String>, Error> {
-    if references.is_empty() {
-        return Ok(None);
-    }
+    references: BTreeSet<Reference>,
+) -> Result<BTreeMap<Reference, Value>, Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let mut hashes = Vec::new();
+    let mut data = BTreeMap::new();
     for reference in references {
-        let hash = match reference {
+        let value = match &reference {
             Reference::Secret(name) => {
-                let data = secrets
-                    .get_opt(name)
-                    .await?
-                    .map(|s| s.data.unwrap_or_default());
-                checksum::of_json(&(name, data))
+                references::secret_data(secrets.get_opt(name).await?.as_ref())
             }
             Reference::ConfigMap(name) => {
-                let data = config_maps.get_opt(name).await?.map(|c| {
-                    (
-                        c.data.unwrap_or_default(),
-                        c.binary_data.unwrap_or_default(),
-                    )
-                });
-                checksum::of_json(&(name, data))
+                references::config_map_data(config_maps.get_opt(name).await?.as_ref())
             }
         };
-        hashes.push(hash);
+        data.insert(reference, value);
     }
-    Ok(Some(checksum::of_json(&hashes)))
+    Ok(data)
 }
 
 fn error_policy(_superset: Arc<Superset>, error: &Error, _ctx: Arc<Context>) -> Action {
@@ -287,19 +271,15 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             .map(|t| t.0.to_string()),
     };
     let mut resolved = resolve_with(&superset, &options)?;
-    for component in &mut resolved.components {
-        let own = naming::component_config_map(&name, component.component);
-        let read = component
-            .child
-            .flat()
-            .pod_template
-            .as_ref()
-            .map(|pod| references::of_pod(pod, &own))
-            .unwrap_or_default();
-        if let Some(hash) = referenced_data_hash(client, &namespace, &read).await? {
-            references::fold_into(&mut component.child, &hash);
-        }
-    }
+    let read = resolved
+        .components
+        .iter()
+        .flat_map(|component| references::read_by(&name, component))
+        .collect();
+    let data = referenced_data(client, &namespace, read).await?;
+    references::fold_read_data(&name, &mut resolved, |reference| {
+        data.get(reference).cloned().unwrap_or_default()
+    });
     let owner = owner_reference(superset.as_ref());
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
 
@@ -715,7 +695,9 @@ async fn reconcile_optional_kinds(
             (apply::Control::Absent | apply::Control::Ours, Some(mut desired)) => {
                 desired["metadata"]["ownerReferences"] = serde_json::to_value(vec![owner])?;
                 let desired: DynamicObject = serde_json::from_value(desired)?;
-                apply::apply(&api, &desired, live).await?;
+                apply::apply(&api, &desired, live)
+                    .await
+                    .inspect_err(|_| kinds.forget(&gvk))?;
                 optional.conditions.push((
                     condition,
                     "True",
@@ -725,7 +707,9 @@ async fn reconcile_optional_kinds(
             }
             (apply::Control::Ours, None) => {
                 let uid = live.and_then(|l| l.uid()).unwrap_or_default();
-                apply::delete_exact(&api, &name, &uid).await?;
+                apply::delete_exact(&api, &name, &uid)
+                    .await
+                    .inspect_err(|_| kinds.forget(&gvk))?;
             }
             (apply::Control::Foreign(other), Some(_)) => {
                 optional.conditions.push((

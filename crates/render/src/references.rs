@@ -1,12 +1,14 @@
 //! Secrets and ConfigMaps a component's pods read, so that a change to their data can roll
-//! exactly those pods. Only names are collected here; data is hashed by the controller and
-//! never stored.
+//! exactly those pods. The controller fetches the data; only its hash is kept.
 
 use std::collections::BTreeSet;
 
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use serde_json::Value;
 use superset_operator_api::template::PodTemplate;
 
-use crate::resolve::Child;
+use crate::resolve::{Child, Resolved, ResolvedComponent};
+use crate::{checksum, naming};
 
 /// An object whose data a pod reads.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,9 +59,69 @@ pub fn of_pod(pod: &PodTemplate, own: &str) -> BTreeSet<Reference> {
     found
 }
 
+impl Reference {
+    /// The object's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Reference::Secret(name) | Reference::ConfigMap(name) => name,
+        }
+    }
+}
+
+/// What a component's pods read, besides the ConfigMap the operator renders for it.
+pub fn read_by(superset: &str, component: &ResolvedComponent) -> BTreeSet<Reference> {
+    let own = naming::component_config_map(superset, component.component);
+    component
+        .child
+        .flat()
+        .pod_template
+        .as_ref()
+        .map(|pod| of_pod(pod, &own))
+        .unwrap_or_default()
+}
+
+/// The data of a Secret as the hash covers it; null when the Secret is absent.
+pub fn secret_data(secret: Option<&Secret>) -> Value {
+    serde_json::to_value(secret.map(|s| s.data.clone().unwrap_or_default()))
+        .expect("Secret data serialises to JSON")
+}
+
+/// The data of a ConfigMap as the hash covers it (`data` and `binaryData`); null when the
+/// ConfigMap is absent.
+pub fn config_map_data(map: Option<&ConfigMap>) -> Value {
+    serde_json::to_value(map.map(|m| {
+        (
+            m.data.clone().unwrap_or_default(),
+            m.binary_data.clone().unwrap_or_default(),
+        )
+    }))
+    .expect("ConfigMap data serialises to JSON")
+}
+
+/// Folds into each component of the Superset named `superset` a hash of the data its pods
+/// read, as `data_of` gives it ([`secret_data`], [`config_map_data`]), so that new data rolls
+/// exactly the pods that read it.
+pub fn fold_read_data(
+    superset: &str,
+    resolved: &mut Resolved,
+    data_of: impl Fn(&Reference) -> Value,
+) {
+    for component in &mut resolved.components {
+        let read = read_by(superset, component);
+        if read.is_empty() {
+            continue;
+        }
+        let hashes: Vec<String> = read
+            .iter()
+            .map(|reference| checksum::of_json(&(reference.name(), data_of(reference))))
+            .collect();
+        fold_into(&mut component.child, &checksum::of_json(&hashes));
+    }
+}
+
 /// Folds the hash of referenced data into a child's checksum and its pods' checksum
 /// annotation, so that new data rolls the pods.
-pub fn fold_into(child: &mut Child, data_hash: &str) {
+fn fold_into(child: &mut Child, data_hash: &str) {
     let flat = match child {
         Child::WebServer(c) => &mut c.spec.component,
         Child::CeleryWorker(c) => &mut c.spec.component,
@@ -68,7 +130,7 @@ pub fn fold_into(child: &mut Child, data_hash: &str) {
         Child::McpServer(c) => &mut c.spec.component,
         Child::WebsocketServer(c) => &mut c.spec.component,
     };
-    let folded = crate::checksum::of_json(&(&flat.config_checksum, data_hash));
+    let folded = checksum::of_json(&(&flat.config_checksum, data_hash));
     flat.config_checksum = Some(folded.clone());
     if let Some(pod) = flat.pod_template.as_mut() {
         pod.annotations
@@ -78,7 +140,63 @@ pub fn fold_into(child: &mut Child, data_hash: &str) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+
     use super::*;
+
+    #[test]
+    fn the_data_hash_is_the_one_earlier_versions_computed() {
+        // Earlier versions hashed the typed data; a different encoding would roll every pod
+        // that reads a Secret or ConfigMap on the operator's upgrade.
+        let data = BTreeMap::from([("b".to_owned(), ByteString(b"x".to_vec()))]);
+        let secret = Secret {
+            data: Some(data.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            checksum::of_json(&("app", secret_data(Some(&secret)))),
+            checksum::of_json(&(&"app".to_owned(), Some(data)))
+        );
+        let text = BTreeMap::from([
+            ("z".to_owned(), "1".to_owned()),
+            ("a".to_owned(), "2".to_owned()),
+        ]);
+        let map = ConfigMap {
+            data: Some(text.clone()),
+            ..Default::default()
+        };
+        assert_eq!(
+            checksum::of_json(&("tuning", config_map_data(Some(&map)))),
+            checksum::of_json(&(
+                &"tuning".to_owned(),
+                Some((text, BTreeMap::<String, ByteString>::new()))
+            ))
+        );
+        assert_eq!(secret_data(None), Value::Null);
+    }
+
+    #[test]
+    fn only_components_reading_the_data_change_with_it() {
+        let yaml = "apiVersion: superset.apache.org/v1alpha1\nkind: Superset\nmetadata: {name: bi}\nspec:\n  secretKeyFrom: {name: app, key: secret-key}\n  image: {tag: \"6\"}\n  metastore: {uriFrom: {name: db, key: uri}}\n  webServer:\n    podTemplate:\n      container:\n        envFrom: [{configMapRef: {name: tuning}}]\n  celeryBeat: {}\n";
+        let superset: superset_operator_api::Superset = serde_yaml::from_str(yaml).unwrap();
+        let checksums = |tuning: &str| {
+            let mut resolved = crate::resolve(&superset).unwrap();
+            fold_read_data("bi", &mut resolved, |reference| match reference {
+                Reference::ConfigMap(name) if name == "tuning" => Value::from(tuning),
+                _ => Value::Null,
+            });
+            resolved
+                .components
+                .iter()
+                .map(|c| c.child.flat().config_checksum.clone())
+                .collect::<Vec<_>>()
+        };
+        let (before, after) = (checksums("a"), checksums("b"));
+        assert_ne!(before[0], after[0], "the web server reads the ConfigMap");
+        assert_eq!(before[1], after[1], "beat does not");
+    }
 
     #[test]
     fn finds_secret_and_config_map_references_but_not_the_rendered_config() {
