@@ -137,17 +137,18 @@ pub fn usage_of(pid: u32) -> anyhow::Result<Usage> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let status = std::fs::read_to_string(proc.join("status")).context("reading /proc status")?;
     let stat = std::fs::read_to_string(proc.join("stat")).context("reading /proc stat")?;
+    // An exited (zombie) process has no memory fields: an error, not 0 MiB.
     let kib = |field: &str| {
         status
             .lines()
             .find_map(|line| line.strip_prefix(field))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|value| value.parse::<f64>().ok())
-            .unwrap_or(0.0)
+            .with_context(|| format!("no {field} in /proc/{pid}/status: has the process exited?"))
     };
     Ok(Usage {
-        peak_rss_mib: kib("VmHWM:") / 1024.0,
-        rss_mib: kib("VmRSS:") / 1024.0,
+        peak_rss_mib: kib("VmHWM:")? / 1024.0,
+        rss_mib: kib("VmRSS:")? / 1024.0,
         cpu_seconds: cpu_seconds(&stat)?,
     })
 }

@@ -44,8 +44,11 @@ pub enum Interrupt {
     Expire,
 }
 
-/// The watch event the API server sends when a watch's resource version is too old.
-const EXPIRED: &[u8] = br#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version (expired by the benchmark)","reason":"Expired","code":410}}
+/// The watch event the API server sends when a watch's resource version is too old. It starts
+/// with a newline: the last frame relayed may have ended inside an event, and the client skips
+/// an empty or truncated line but would fail to parse one glued to this event.
+const EXPIRED: &[u8] = br#"
+{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version (expired by the benchmark)","reason":"Expired","code":410}}
 "#;
 
 /// Hop-by-hop headers, which belong to one connection and are not relayed.

@@ -230,10 +230,9 @@ pub async fn size(
 /// watch is back and the operator is quiet: after a close, until as many watches are open
 /// again; after an expiry, until every watcher has listed again.
 ///
-/// After an expiry this takes minutes however few the Supersets: every watch of a kube-rs
-/// controller feeds one trigger stream with one backoff, so the 410 errors of its watches are
-/// taken one after another, each after an exponentially longer pause (0.8 s doubling up to
-/// 30 s).
+/// A kube-rs controller merges its watches into one trigger stream with one backoff; the
+/// operator keeps watch errors out of it, since otherwise the 410s of a controller's watches
+/// were taken one after another, each after a longer pause, and recovery took minutes.
 async fn resync(run: &Run<'_>, how: Interrupt) -> Resync {
     let mark = run.mark();
     let proxy = &run.bench.proxy;
@@ -247,7 +246,7 @@ async fn resync(run: &Run<'_>, how: Interrupt) -> Resync {
     while back() < watches && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let recovered = mark.at.elapsed();
+    let (recovered, back_by_then) = (mark.at.elapsed(), back());
     wait_quiet(proxy, QUIET, QUIET_AT_MOST).await;
     let window = run.window_since(&mark);
     eprintln!(
@@ -257,13 +256,14 @@ async fn resync(run: &Run<'_>, how: Interrupt) -> Resync {
             Interrupt::Close => "closed",
             Interrupt::Expire => "expired",
         },
-        back(),
+        back_by_then,
         recovered.as_secs_f64(),
         window.total,
         window.writes,
     );
     Resync {
         watches,
+        back: back_by_then,
         recovered_seconds: round(recovered.as_secs_f64(), 1),
         window,
     }
