@@ -1,13 +1,9 @@
 //! The operator under test: the release binary run as a process of its own, its resource use
 //! read from `/proc`, and its `/metrics` endpoint.
 
-use std::io;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Sender, SyncSender, channel, sync_channel};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -56,7 +52,7 @@ impl Operator {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);
-        let child = spawn_tied_to_this_process(command)
+        let child = superset_operator_testkit::spawn_tied(command)
             .with_context(|| format!("starting {}", binary.display()))?;
         let mut operator = Operator { child, address };
         operator.wait_ready(Duration::from_secs(60)).await?;
@@ -201,43 +197,6 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-type SpawnRequest = (Command, SyncSender<io::Result<Child>>);
-
-/// Starts `command` so that the kernel kills it when the bench exits, however it exits. The
-/// parent-death signal fires when the forking *thread* ends, so every process is forked from
-/// one thread that lives as long as the bench.
-fn spawn_tied_to_this_process(mut command: Command) -> io::Result<Child> {
-    static SPAWNER: OnceLock<Mutex<Sender<SpawnRequest>>> = OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (requests, incoming) = channel::<SpawnRequest>();
-        std::thread::Builder::new()
-            .name("bench-spawner".into())
-            .spawn(move || {
-                for (mut command, reply) in incoming {
-                    let _ = reply.send(command.spawn());
-                }
-            })
-            .expect("spawning the process-spawner thread");
-        Mutex::new(requests)
-    });
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let (reply, response) = sync_channel(1);
-    spawner
-        .lock()
-        .expect("not poisoned")
-        .send((command, reply))
-        .expect("the spawner thread lives as long as the process");
-    response.recv().expect("the spawner thread always replies")
 }
 
 #[cfg(test)]

@@ -74,8 +74,9 @@ pub struct Window {
     pub list: u64,
     pub watch: u64,
     pub discovery: u64,
-    /// Creates, updates, patches and deletes of objects and status that the API server
-    /// accepted (Events excluded).
+    /// Creates, updates, patches and deletes of objects and status that the API server did
+    /// not turn away (Events excluded). Other failures (a 409 or 422) are counted here too,
+    /// and listed by code in the size's `failed_responses`.
     pub writes: u64,
     /// Writes it turned away.
     pub rejected_writes: u64,

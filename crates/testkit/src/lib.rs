@@ -30,6 +30,7 @@ use kube::{Client, Resource};
 use serde_json::json;
 
 pub use control_plane::{ControlPlane, Tier, install_crds};
+pub use process::spawn_tied;
 
 /// Annotation that tells kwok how a pod ends: `succeed`, `fail` or `cannot-start`.
 pub const OUTCOME_ANNOTATION: &str = "kwok.superset.apache.org/outcome";

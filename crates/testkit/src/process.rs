@@ -20,11 +20,12 @@ pub struct Process {
 
 type SpawnRequest = (Command, SyncSender<io::Result<Child>>);
 
-/// Processes are forked from one thread that lives as long as the test binary, because the
-/// kernel's parent-death signal fires when the forking *thread* exits, not the process.
-fn spawner() -> &'static Mutex<Sender<SpawnRequest>> {
+/// Starts `command` so that the kernel kills it when this process exits, however it exits.
+/// The parent-death signal fires when the forking *thread* ends, not the process, so every
+/// child is forked from one thread that lives as long as the process.
+pub fn spawn_tied(mut command: Command) -> io::Result<Child> {
     static SPAWNER: OnceLock<Mutex<Sender<SpawnRequest>>> = OnceLock::new();
-    SPAWNER.get_or_init(|| {
+    let spawner = SPAWNER.get_or_init(|| {
         let (requests, incoming) = channel::<SpawnRequest>();
         std::thread::Builder::new()
             .name("testkit-spawner".into())
@@ -35,7 +36,23 @@ fn spawner() -> &'static Mutex<Sender<SpawnRequest>> {
             })
             .expect("spawning the process-spawner thread");
         Mutex::new(requests)
-    })
+    });
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (reply, response) = sync_channel(1);
+    spawner
+        .lock()
+        .expect("not poisoned")
+        .send((command, reply))
+        .expect("the spawner thread lives as long as the process");
+    response.recv().expect("the spawner thread always replies")
 }
 
 impl Process {
@@ -58,25 +75,8 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let (reply, response) = sync_channel(1);
-        spawner()
-            .lock()
-            .expect("spawner lock")
-            .send((command, reply))
-            .expect("the spawner thread lives as long as the process");
-        let child = response
-            .recv()
-            .expect("the spawner thread always replies")
-            .map_err(io_err(format!("starting {}", program.display())))?;
+        let child =
+            spawn_tied(command).map_err(io_err(format!("starting {}", program.display())))?;
         Ok(Self {
             name: name.to_owned(),
             log,
