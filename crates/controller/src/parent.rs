@@ -2,7 +2,7 @@
 //! itself (ConfigMaps, the web server's Service, the ServiceAccount), removes what a removed
 //! component leaves behind, and aggregates the children's status.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,7 +108,8 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
             controller = controller.owns_with(api, resource, config());
         }
     }
-    let (for_secrets, for_config_maps) = (controller.store(), controller.store());
+    let for_secrets = Readers::new(controller.store());
+    let for_config_maps = for_secrets.clone();
     let mut caches = Caches::default();
     // Owned kinds whose watches also tell reconciles what need not be read again.
     macro_rules! known {
@@ -120,31 +121,22 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     controller
         .watches_stream(
             watch::changes::<Secret>(&client, &scope, config()),
-            move |secret| {
-                referencing(
-                    &for_secrets,
-                    &Reference::Secret(secret.name_any()),
-                    secret.namespace(),
-                )
-            },
+            move |secret| for_secrets.of(&Reference::Secret(secret.name_any()), secret.namespace()),
         )
-        .watches_stream(
-            watch::changes::<ConfigMap>(&client, &scope, config()),
-            move |map| {
-                referencing(
-                    &for_config_maps,
-                    &Reference::ConfigMap(map.name_any()),
-                    map.namespace(),
-                )
-            },
-        )
+        // One watch of ConfigMaps serves both the ones the parent owns and the ones its pods
+        // read.
+        .watches_stream(known!(ConfigMap), move |map| {
+            let mut supersets =
+                for_config_maps.of(&Reference::ConfigMap(map.name_any()), map.namespace());
+            supersets.extend(owners(&map.metadata));
+            supersets
+        })
         .owns_stream(known!(SupersetWebServer))
         .owns_stream(known!(SupersetCeleryWorker))
         .owns_stream(known!(SupersetCeleryBeat))
         .owns_stream(known!(SupersetCeleryFlower))
         .owns_stream(known!(SupersetMcpServer))
         .owns_stream(known!(SupersetWebsocketServer))
-        .owns_stream(known!(ConfigMap))
         .owns_stream(known!(Service))
         .owns_stream(known!(ServiceAccount))
         .owns_stream(known!(Ingress))
@@ -154,8 +146,14 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
             &scope,
             config(),
         ))
-        // Only the maintenance page's Deployment is the parent's own.
-        .owns_stream(known!(Deployment))
+        // Only the maintenance page's Deployments are the parent's own; the components' are
+        // left to their controllers' watches.
+        .owns_stream(watch::known_changes::<Deployment>(
+            &client,
+            &scope,
+            config().labels(&labels::component_query(labels::MAINTENANCE_COMPONENT)),
+            &mut caches,
+        ))
         .run(
             |superset, ctx| metrics::measure("superset", reconcile(superset, ctx)),
             error_policy,
@@ -186,27 +184,73 @@ async fn forget_deleted_instances(store: Store<Superset>) {
     }
 }
 
-/// The Supersets in `namespace` whose pods read `reference`.
-fn referencing(
-    store: &Store<Superset>,
-    reference: &Reference,
-    namespace: Option<String>,
-) -> Vec<ObjectRef<Superset>> {
-    store
-        .state()
+/// The Supersets among the owners of an object, as `owns_stream` finds them.
+fn owners(meta: &ObjectMeta) -> impl Iterator<Item = ObjectRef<Superset>> + '_ {
+    meta.owner_references
         .iter()
-        .filter(|superset| superset.namespace() == namespace)
-        .filter(|superset| {
-            resolve(superset).is_ok_and(|resolved| {
-                let name = superset.name_any();
-                resolved
-                    .components
-                    .iter()
-                    .any(|c| references::read_by(&name, c).contains(reference))
-            })
-        })
-        .map(|superset| ObjectRef::from_obj(superset.as_ref()))
-        .collect()
+        .flatten()
+        .filter_map(|owner| ObjectRef::from_owner_ref(meta.namespace.as_deref(), owner, ()))
+}
+
+/// Which Secrets and ConfigMaps the pods of each Superset read, to find the Supersets a change
+/// of one concerns. Every such change is matched against every Superset of its namespace, so
+/// what each reads is resolved once per generation: resolving them all again for each event
+/// made the operator's CPU time grow with the square of the number of instances.
+#[derive(Clone)]
+struct Readers {
+    supersets: Store<Superset>,
+    read: Arc<Mutex<ReadMemo>>,
+}
+
+/// By Superset UID: the generation resolved, and what its pods read then.
+type ReadMemo = HashMap<String, (Option<i64>, Arc<BTreeSet<Reference>>)>;
+
+impl Readers {
+    fn new(supersets: Store<Superset>) -> Self {
+        Readers {
+            supersets,
+            read: Arc::default(),
+        }
+    }
+
+    /// The Supersets in `namespace` whose pods read `reference`.
+    fn of(&self, reference: &Reference, namespace: Option<String>) -> Vec<ObjectRef<Superset>> {
+        let supersets = self.supersets.state();
+        let mut read = self.read.lock().expect("not poisoned");
+        let found = supersets
+            .iter()
+            .filter(|superset| superset.namespace() == namespace)
+            .filter(|superset| read_by(&mut read, superset).contains(reference))
+            .map(|superset| ObjectRef::from_obj(superset.as_ref()))
+            .collect();
+        // Drop what deleted Supersets read, once there is any.
+        if read.len() > supersets.len() {
+            let live: HashSet<String> = supersets.iter().filter_map(|s| s.uid()).collect();
+            read.retain(|uid, _| live.contains(uid));
+        }
+        found
+    }
+}
+
+/// What the pods of `superset` read, from `memo` while its generation is unchanged. One that
+/// cannot be resolved reads nothing: its reconcile reports why.
+fn read_by(memo: &mut ReadMemo, superset: &Superset) -> Arc<BTreeSet<Reference>> {
+    let generation = superset.metadata.generation;
+    let Some(uid) = superset.uid() else {
+        return Arc::default();
+    };
+    if let Some((resolved_at, read)) = memo.get(&uid)
+        && *resolved_at == generation
+    {
+        return read.clone();
+    }
+    let read = Arc::new(
+        resolve(superset)
+            .map(|resolved| references::read_by_any(&superset.name_any(), &resolved))
+            .unwrap_or_default(),
+    );
+    memo.insert(uid, (generation, read.clone()));
+    read
 }
 
 /// The data of every Secret and ConfigMap the components read, each fetched once however many
@@ -271,11 +315,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             .map(|t| t.0.to_string()),
     };
     let mut resolved = resolve_with(&superset, &options)?;
-    let read = resolved
-        .components
-        .iter()
-        .flat_map(|component| references::read_by(&name, component))
-        .collect();
+    let read = references::read_by_any(&name, &resolved);
     let data = referenced_data(client, &namespace, read).await?;
     references::fold_read_data(&name, &mut resolved, |reference| {
         data.get(reference).cloned().unwrap_or_default()
@@ -1188,4 +1228,42 @@ async fn write_status(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn superset(generation: i64, tuning: &str) -> Superset {
+        serde_json::from_value(json!({
+            "apiVersion": "superset.apache.org/v1alpha1",
+            "kind": "Superset",
+            "metadata": {"name": "bi", "namespace": "ns", "uid": "u1", "generation": generation},
+            "spec": {
+                "secretKeyFrom": {"name": "app", "key": "secret-key"},
+                "image": {"tag": "6"},
+                "metastore": {"uriFrom": {"name": "db", "key": "uri"}},
+                "webServer": {"podTemplate": {"container": {
+                    "envFrom": [{"configMapRef": {"name": tuning}}]
+                }}},
+            },
+        }))
+        .expect("a valid Superset")
+    }
+
+    #[test]
+    fn what_a_superset_reads_is_resolved_again_only_on_a_new_generation() {
+        let mut memo = HashMap::new();
+        let read = read_by(&mut memo, &superset(1, "tuning"));
+        assert!(read.contains(&Reference::ConfigMap("tuning".into())));
+        assert!(read.contains(&Reference::Secret("db".into())));
+        // Same generation: the memo answers, even if the object given differs (it cannot,
+        // short of a new generation).
+        let again = read_by(&mut memo, &superset(1, "other"));
+        assert!(Arc::ptr_eq(&read, &again));
+        let changed = read_by(&mut memo, &superset(2, "other"));
+        assert!(changed.contains(&Reference::ConfigMap("other".into())));
+        assert!(!changed.contains(&Reference::ConfigMap("tuning".into())));
+        assert_eq!(memo.len(), 1);
+    }
 }

@@ -52,6 +52,16 @@ pub fn slim<K: Resource>(object: &mut K) {
     object.annotations_mut().remove(LAST_APPLIED);
 }
 
+/// [`slim`], and also every label and every annotation but the applied checksum: all that
+/// reconciles ask of a [`Known`] object is its identity, version, owners and that checksum.
+fn slim_to_identity<K: Resource>(object: &mut K) {
+    slim(object);
+    object.labels_mut().clear();
+    object
+        .annotations_mut()
+        .retain(|key, _| key == crate::apply::APPLIED);
+}
+
 /// A controller for `K` whose cache holds slimmed objects, working as `tuning` says.
 pub fn controller<K>(api: Api<K>, config: watcher::Config, tuning: Tuning) -> Controller<K>
 where
@@ -102,7 +112,7 @@ pub fn known_changes<K: Watched>(
     // a change always finds that change in the store.
     let stream = watcher(scope.api::<PartialObjectMeta<K>>(client), config)
         .default_backoff()
-        .modify(slim)
+        .modify(slim_to_identity)
         .reflect(writer)
         .inspect_ok(move |event| known.observe(event))
         .touched_objects();
@@ -241,7 +251,9 @@ pub fn spec_changes<K: Watched>(
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        ManagedFieldsEntry, ObjectMeta, OwnerReference,
+    };
 
     use super::*;
 
@@ -324,5 +336,37 @@ mod tests {
             &[("keep".to_owned(), "me".to_owned())].into()
         );
         assert_eq!(deployment.name_any(), "web");
+    }
+
+    #[test]
+    fn known_objects_keep_what_sync_reads() {
+        let mut deployment = deployment("web", "7");
+        deployment.metadata.labels = Some([("app".to_owned(), "web".to_owned())].into());
+        deployment.metadata.annotations = Some(
+            [
+                (crate::apply::APPLIED.to_owned(), "abc".to_owned()),
+                (LAST_APPLIED.to_owned(), "{...}".to_owned()),
+                ("note".to_owned(), "hi".to_owned()),
+            ]
+            .into(),
+        );
+        deployment.metadata.uid = Some("u".into());
+        deployment.metadata.owner_references = Some(vec![OwnerReference {
+            uid: "owner".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
+        slim_to_identity(&mut deployment);
+        assert!(deployment.labels().is_empty());
+        assert_eq!(
+            deployment.annotations(),
+            &[(crate::apply::APPLIED.to_owned(), "abc".to_owned())].into()
+        );
+        assert_eq!(
+            crate::apply::control(Some(&deployment), "owner"),
+            crate::apply::Control::Ours
+        );
+        assert_eq!(deployment.resource_version().as_deref(), Some("7"));
+        assert_eq!(deployment.uid().as_deref(), Some("u"));
     }
 }

@@ -53,6 +53,12 @@ pub fn task(parent: &str, task: TaskType) -> BTreeMap<String, String> {
     ])
 }
 
+/// The label selector of the objects of one component (`value` of
+/// `app.kubernetes.io/component`), for watches that need no other.
+pub fn component_query(value: &str) -> String {
+    format!("{COMPONENT}={value}")
+}
+
 /// `app.kubernetes.io/component` of the maintenance page.
 pub const MAINTENANCE_COMPONENT: &str = "maintenance-page";
 
@@ -87,4 +93,27 @@ pub fn merge_user_and_operator(
         .collect();
     merged.extend(operator.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_component_query_matches_the_labels_of_a_components_objects() {
+        let query = component_query(Component::CeleryWorker.suffix());
+        let (key, value) = query.split_once('=').expect("key=value");
+        let labels = component("bi", Component::CeleryWorker);
+        assert_eq!(labels.get(key).map(String::as_str), Some(value));
+        // The user cannot take the label away: the operator's value wins.
+        let user = BTreeMap::from([(COMPONENT.to_owned(), "mine".to_owned())]);
+        let merged = merge_user_and_operator(&user, &labels);
+        assert_eq!(merged.get(key).map(String::as_str), Some(value));
+        let page = component_query(MAINTENANCE_COMPONENT);
+        assert_eq!(
+            page.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            maintenance("bi").remove_entry(COMPONENT)
+        );
+    }
 }

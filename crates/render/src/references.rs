@@ -80,6 +80,15 @@ pub fn read_by(superset: &str, component: &ResolvedComponent) -> BTreeSet<Refere
         .unwrap_or_default()
 }
 
+/// What the pods of every component of the Superset `superset` read.
+pub fn read_by_any(superset: &str, resolved: &Resolved) -> BTreeSet<Reference> {
+    resolved
+        .components
+        .iter()
+        .flat_map(|component| read_by(superset, component))
+        .collect()
+}
+
 /// The data of a Secret as the hash covers it; null when the Secret is absent.
 pub fn secret_data(secret: Option<&Secret>) -> Value {
     serde_json::to_value(secret.map(|s| s.data.clone().unwrap_or_default()))
