@@ -18,8 +18,8 @@ demo-down:
 	@hack/demo.sh down
 
 ## Benchmark the operator at 1, 10, 100 and 1,000 Superset instances on the simulated cluster
-## (not part of `make test`; about half an hour on two cores). Writes bench/results.json and
-## prints Markdown tables; docs/performance.md says what is measured. Quicker:
+## (not part of `make test`; about a quarter of an hour on two cores, after the build). Writes
+## bench/results.json and prints Markdown tables; docs/performance.md says what is measured. Quicker:
 ## `make bench BENCH_SIZES=1,10,100` (the other BENCH_* settings: `--help` of the binary).
 # Runs the built binary: `cargo run -p` of the bench alone would resolve features anew and
 # build it a second time.

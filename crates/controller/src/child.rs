@@ -16,7 +16,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, PartialObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -96,14 +95,14 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope, tuning: Tuning
     // component controller of every Service, autoscaler and budget in scope. An object stripped
     // of the label looks deleted: a reconcile then reads it before writing, so it is restored.
     let component = labels::component_query(K::COMPONENT.suffix());
-    let config = || watcher::Config::default().labels(&component);
+    let config = || watch::config().labels(&component);
     let mut caches = Caches::default();
     let services = watch::known_changes::<Service>(&client, &scope, config(), &mut caches);
     let autoscalers =
         watch::known_changes::<HorizontalPodAutoscaler>(&client, &scope, config(), &mut caches);
     let budgets =
         watch::known_changes::<PodDisruptionBudget>(&client, &scope, config(), &mut caches);
-    watch::controller(api, watcher::Config::default(), tuning)
+    watch::controller(api, watch::config(), tuning)
         .owns_stream(watch::changes::<Deployment>(&client, &scope, config()))
         .owns_stream(services)
         .owns_stream(autoscalers)
@@ -114,7 +113,7 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope, tuning: Tuning
             watch::spec_changes::<superset_operator_api::Superset>(
                 &client,
                 &scope,
-                watcher::Config::default(),
+                watch::config(),
             ),
             |superset| {
                 superset

@@ -16,7 +16,6 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use superset_operator_api::children::ComponentChildStatus;
@@ -92,7 +91,7 @@ impl Discovered {
 /// Runs the `Superset` controller until the stream ends.
 pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     let api: Api<Superset> = scope.api(&client);
-    let config = watcher::Config::default;
+    let config = watch::config;
     let mut controller = watch::controller(api, config(), tuning);
     // Kinds of other projects are watched when their CRDs are installed at start-up; one that
     // appears later is created by the periodic re-check, and watched after a restart.

@@ -11,7 +11,6 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use superset_operator_api::SupersetLifecycleTask;
@@ -27,10 +26,10 @@ struct Context {
 
 /// Runs the lifecycle task controller until the stream ends.
 pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
-    let pods = watcher::Config::default().labels(labels::TASK);
+    let pods = watch::config().labels(labels::TASK);
     watch::controller(
         scope.api::<SupersetLifecycleTask>(&client),
-        watcher::Config::default(),
+        watch::config(),
         tuning,
     )
     .owns_stream(watch::changes::<Pod>(&client, &scope, pods))

@@ -45,6 +45,17 @@ impl<K> Watched for K where
 {
 }
 
+/// Objects per page of a watch's list. After an etcd compaction every watch lists again at
+/// once, each holding its current page both as the response body and decoded: with kube's
+/// default of 500, an operator holding 76 MiB for 1,000 instances peaked at 171 MiB then;
+/// with 100, at 122 MiB, for a few more list requests.
+const LIST_PAGE: u32 = 100;
+
+/// How every watch of the operator lists and watches.
+pub fn config() -> watcher::Config {
+    watcher::Config::default().page_size(LIST_PAGE)
+}
+
 /// Drops the managed fields (as large as the object itself under server-side apply) and the
 /// last-applied copy from an object before it is cached.
 pub fn slim<K: Resource>(object: &mut K) {
