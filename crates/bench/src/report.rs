@@ -573,6 +573,8 @@ pub fn thousands(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_recovery_the_bench_gave_up_on_says_so() {
         let done = Resync {
@@ -589,8 +591,6 @@ mod tests {
         };
         assert_eq!(given_up.recovered(), "over 600 (50 of 54 back)");
     }
-
-    use super::*;
 
     #[test]
     fn thousands_are_separated() {

@@ -219,7 +219,7 @@ impl Readers {
         let found = supersets
             .iter()
             .filter(|superset| superset.namespace() == namespace)
-            .filter(|superset| read_by(&mut read, superset).contains(reference))
+            .filter(|superset| memoised_reads(&mut read, superset).contains(reference))
             .map(|superset| ObjectRef::from_obj(superset.as_ref()))
             .collect();
         // Drop what deleted Supersets read, once there is any.
@@ -233,7 +233,7 @@ impl Readers {
 
 /// What the pods of `superset` read, from `memo` while its generation is unchanged. One that
 /// cannot be resolved reads nothing: its reconcile reports why.
-fn read_by(memo: &mut ReadMemo, superset: &Superset) -> Arc<BTreeSet<Reference>> {
+fn memoised_reads(memo: &mut ReadMemo, superset: &Superset) -> Arc<BTreeSet<Reference>> {
     let generation = superset.metadata.generation;
     let Some(uid) = superset.uid() else {
         return Arc::default();
@@ -1253,14 +1253,14 @@ mod tests {
     #[test]
     fn what_a_superset_reads_is_resolved_again_only_on_a_new_generation() {
         let mut memo = HashMap::new();
-        let read = read_by(&mut memo, &superset(1, "tuning"));
+        let read = memoised_reads(&mut memo, &superset(1, "tuning"));
         assert!(read.contains(&Reference::ConfigMap("tuning".into())));
         assert!(read.contains(&Reference::Secret("db".into())));
         // Same generation: the memo answers, even if the object given differs (it cannot,
         // short of a new generation).
-        let again = read_by(&mut memo, &superset(1, "other"));
+        let again = memoised_reads(&mut memo, &superset(1, "other"));
         assert!(Arc::ptr_eq(&read, &again));
-        let changed = read_by(&mut memo, &superset(2, "other"));
+        let changed = memoised_reads(&mut memo, &superset(2, "other"));
         assert!(changed.contains(&Reference::ConfigMap("other".into())));
         assert!(!changed.contains(&Reference::ConfigMap("tuning".into())));
         assert_eq!(memo.len(), 1);
