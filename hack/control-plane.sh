@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) from Go modules at pinned versions and caches the
+# kube-scheduler, kubectl, kwok) and the real node's kubelet and kube-proxy from Go modules at pinned versions and caches the
 # binaries outside the repository, keyed by those versions. A second run builds nothing.
 #
 #   hack/control-plane.sh          build if absent, print the bin directory
@@ -14,7 +14,7 @@ KWOK_VERSION=0.8.0
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 cache_root="${SUPERSET_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/superset-operator}"
 bin_dir="$cache_root/control-plane/$key/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok)
 
 if [[ "${1:-}" == "--path" ]]; then echo "$bin_dir"; exit 0; fi
 
@@ -72,6 +72,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
 
@@ -90,7 +92,9 @@ ldflags="$ldflags -X ${version_pkg}.gitMinor=${minor} -X ${version_pkg}.gitTreeS
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler \
-    k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy
 )
 (
   cd "$work"

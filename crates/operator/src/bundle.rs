@@ -256,7 +256,10 @@ fn examples() -> anyhow::Result<Vec<Value>> {
     let spec = superset["spec"]
         .as_object_mut()
         .context("the example has a spec")?;
-    spec.insert("celeryFlower".into(), json!({}));
+    spec.insert(
+        "celeryFlower".into(),
+        json!({ "image": { "repository": "superset-flower" } }),
+    );
     spec.insert("mcpServer".into(), json!({}));
     spec.insert(
         "websocketServer".into(),

@@ -154,6 +154,7 @@ const CASES: &[Case] = &[
             "service.loadBalancerIP",
             "some_unknown_value",
             "supersetCeleryBeat.podDisruptionBudget",
+            "supersetCeleryFlower.enabled",
             "supersetNode.command",
             "supersetWorker.autoscaling.maxReplicas",
         ],

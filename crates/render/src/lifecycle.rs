@@ -96,6 +96,21 @@ pub fn command(spec: &SupersetSpec, task: TaskType, settings: &TaskSpec) -> Vec<
     }
 }
 
+/// The attempt timeout of a task whose `timeout` is unset, where the general default (5m)
+/// is too short: loading the examples alone takes about five minutes on two cores.
+pub fn default_timeout(spec: &SupersetSpec, task: TaskType) -> Option<kube::core::Duration> {
+    (task == TaskType::Init && loads_examples(spec)).then(|| LOAD_EXAMPLES_TIMEOUT.into())
+}
+
+const LOAD_EXAMPLES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+fn loads_examples(spec: &SupersetSpec) -> bool {
+    spec.lifecycle
+        .as_ref()
+        .and_then(|l| l.init.as_ref())
+        .is_some_and(|i| i.load_examples == Some(true))
+}
+
 fn init_script(spec: &SupersetSpec) -> String {
     let init = spec.lifecycle.as_ref().and_then(|l| l.init.as_ref());
     let mut steps = vec!["superset init".to_owned()];
@@ -111,7 +126,7 @@ fn init_script(spec: &SupersetSpec) -> String {
             vars::ADMIN_EMAIL
         ));
     }
-    if init.is_some_and(|i| i.load_examples == Some(true)) {
+    if loads_examples(spec) {
         steps.push("superset load-examples".into());
     }
     steps.join(" && ")

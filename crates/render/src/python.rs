@@ -70,6 +70,17 @@ struct CacheBlock {
     database: i32,
     prefix: &'static str,
     timeout: i32,
+    address: CacheAddress,
+}
+
+/// How a cache block names its server: the reader of each block accepts only one form.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CacheAddress {
+    /// `CACHE_REDIS_URL`, read by Flask-Caching.
+    Url,
+    /// `CACHE_REDIS_HOST`, `_PORT`, `_DB`, `_USER`, `_PASSWORD` and `_SSL*`: Superset's
+    /// coordination backend ignores a URL and would lock on localhost without a password.
+    Fields,
 }
 
 /// Picks one cache's settings out of the Valkey spec.
@@ -82,6 +93,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
             database: 1,
             prefix: "superset_",
             timeout: 300,
+            address: CacheAddress::Url,
         },
         |v| v.cache.as_ref(),
     ),
@@ -91,6 +103,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
             database: 2,
             prefix: "superset_data_",
             timeout: 86400,
+            address: CacheAddress::Url,
         },
         |v| v.data_cache.as_ref(),
     ),
@@ -100,6 +113,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
             database: 3,
             prefix: "superset_filter_",
             timeout: 3600,
+            address: CacheAddress::Url,
         },
         |v| v.filter_state_cache.as_ref(),
     ),
@@ -109,6 +123,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
             database: 4,
             prefix: "superset_explore_",
             timeout: 3600,
+            address: CacheAddress::Url,
         },
         |v| v.explore_form_data_cache.as_ref(),
     ),
@@ -118,6 +133,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
             database: 5,
             prefix: "superset_thumbnail_",
             timeout: 3600,
+            address: CacheAddress::Url,
         },
         |v| v.thumbnail_cache.as_ref(),
     ),
@@ -127,6 +143,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
             database: 7,
             prefix: "coordination_",
             timeout: 300,
+            address: CacheAddress::Fields,
         },
         |v| v.distributed_coordination.as_ref(),
     ),
@@ -134,6 +151,7 @@ const CACHES: [(CacheBlock, CacheSelector); 6] = [
 const RESULTS_DATABASE: i32 = 6;
 const RESULTS_PREFIX: &str = "superset_results_";
 const CELERY_DATABASE: i32 = 0;
+const CELERY_PREFIX: &str = "celery_";
 
 /// Renders the file.
 pub fn render(config: &PythonConfig<'_>) -> String {
@@ -357,13 +375,10 @@ fn render_valkey(out: &mut String, valkey: &ValkeySpec, results_backend: bool) {
             "    \"CACHE_KEY_PREFIX\": _prefixed({}),",
             py_str(prefix)
         );
-        let _ = writeln!(
-            out,
-            "    \"CACHE_REDIS_URL\": _vk_base + \"/{}\",",
-            spec.database.unwrap_or(block.database)
-        );
-        if ssl.is_some() {
-            out.push_str("    \"CACHE_OPTIONS\": _vk_ssl_opts,\n");
+        let database = spec.database.unwrap_or(block.database);
+        match block.address {
+            CacheAddress::Url => render_cache_url(out, database, ssl.is_some()),
+            CacheAddress::Fields => render_cache_fields(out, database, ssl.as_deref()),
         }
         out.push_str("}\n\n");
     }
@@ -375,20 +390,7 @@ fn render_valkey(out: &mut String, valkey: &ValkeySpec, results_backend: bool) {
     let broker = celery_db(&valkey.celery_broker);
     let backend = celery_db(&valkey.celery_result_backend);
     if broker.is_some() || backend.is_some() {
-        out.push_str("class CeleryConfig:\n");
-        if let Some(db) = broker {
-            let _ = writeln!(out, "    broker_url = _vk_base + \"/{db}\"");
-            if ssl.is_some() {
-                out.push_str("    broker_use_ssl = _vk_ssl_opts\n");
-            }
-        }
-        if let Some(db) = backend {
-            let _ = writeln!(out, "    result_backend = _vk_base + \"/{db}\"");
-            if ssl.is_some() {
-                out.push_str("    redis_backend_use_ssl = _vk_ssl_opts\n");
-            }
-        }
-        out.push_str("\n\nCELERY_CONFIG = CeleryConfig\n\n");
+        render_celery(out, broker, backend, ssl.is_some());
     }
 
     if results_backend {
@@ -410,6 +412,63 @@ fn render_valkey(out: &mut String, valkey: &ValkeySpec, results_backend: bool) {
         }
         out.push_str(")\n\n");
     }
+}
+
+fn render_cache_url(out: &mut String, database: i32, ssl: bool) {
+    let _ = writeln!(out, "    \"CACHE_REDIS_URL\": _vk_base + \"/{database}\",");
+    if ssl {
+        out.push_str("    \"CACHE_OPTIONS\": _vk_ssl_opts,\n");
+    }
+}
+
+fn render_cache_fields(out: &mut String, database: i32, ssl: Option<&[(&'static str, String)]>) {
+    out.push_str("    \"CACHE_REDIS_HOST\": _vk_host,\n");
+    out.push_str("    \"CACHE_REDIS_PORT\": int(_vk_port),\n");
+    let _ = writeln!(out, "    \"CACHE_REDIS_DB\": {database},");
+    out.push_str("    \"CACHE_REDIS_USER\": _vk_user or None,\n");
+    out.push_str("    \"CACHE_REDIS_PASSWORD\": _vk_pass or None,\n");
+    if let Some(options) = ssl {
+        out.push_str("    \"CACHE_REDIS_SSL\": True,\n");
+        for (key, value) in options {
+            let field = key.trim_start_matches("ssl_").to_uppercase();
+            let _ = writeln!(out, "    \"CACHE_REDIS_SSL_{field}\": {value},");
+        }
+    }
+}
+
+/// Superset's own `CeleryConfig` (its task modules, the Alerts & Reports beat schedule, rate
+/// limits) extended with this instance's broker and result backend. Every Celery key and
+/// channel carries the instance's prefix, so that instances sharing one Valkey never take
+/// each other's tasks or results.
+fn render_celery(out: &mut String, broker: Option<i32>, backend: Option<i32>, ssl: bool) {
+    out.push_str(
+        "try:\n    from superset.config import CeleryConfig as _SupersetCeleryConfig\n\
+         except ImportError:  # read outside Superset, e.g. by a config check\n    \
+         _SupersetCeleryConfig = object\n\n\n",
+    );
+    out.push_str("class CeleryConfig(_SupersetCeleryConfig):\n");
+    let prefix = format!("_prefixed({})", py_str(CELERY_PREFIX));
+    if let Some(db) = broker {
+        let _ = writeln!(out, "    broker_url = _vk_base + \"/{db}\"");
+        let _ = writeln!(
+            out,
+            "    broker_transport_options = {{\"global_keyprefix\": {prefix}}}"
+        );
+        if ssl {
+            out.push_str("    broker_use_ssl = _vk_ssl_opts\n");
+        }
+    }
+    if let Some(db) = backend {
+        let _ = writeln!(out, "    result_backend = _vk_base + \"/{db}\"");
+        let _ = writeln!(
+            out,
+            "    result_backend_transport_options = {{\"global_keyprefix\": {prefix}}}"
+        );
+        if ssl {
+            out.push_str("    redis_backend_use_ssl = _vk_ssl_opts\n");
+        }
+    }
+    out.push_str("\n\nCELERY_CONFIG = CeleryConfig\n\n");
 }
 
 /// A Python string literal that evaluates to exactly `text`, whatever it contains.

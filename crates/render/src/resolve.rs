@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::apps::v1::DeploymentStrategy;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, ContainerPort, EnvVar, HTTPGetAction,
     KeyToPath, PodSecurityContext, Probe, SeccompProfile, SecretVolumeSource, SecurityContext,
@@ -530,6 +531,37 @@ fn service_account(spec: &SupersetSpec, parent: &str) -> String {
         .unwrap_or_else(|| parent.to_owned())
 }
 
+/// The merged Deployment template. Beat is a singleton scheduler: a rolling update would run
+/// the old and the new pod side by side and send every report twice, so beat replaces its pod
+/// (`Recreate`) unless `celeryBeat` itself asks otherwise; the top-level strategy, meant for
+/// the scalable components, is not inherited.
+fn deployment_template(
+    spec: &SupersetSpec,
+    component: Component,
+    own: Option<&DeploymentTemplate>,
+) -> Option<DeploymentTemplate> {
+    let mut merged = merge::deployment_template(spec.deployment_template.as_ref(), own);
+    if component == Component::CeleryBeat {
+        let template = merged.get_or_insert_with(Default::default);
+        template.strategy = own.and_then(|t| t.strategy.clone()).or_else(|| {
+            Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                rolling_update: None,
+            })
+        });
+    }
+    merged
+}
+
+/// What distinguishes this instance's keys in a Valkey that other instances share: its
+/// namespace and name (`/` appears in neither, so no two instances get the same key).
+fn instance_key(namespace: &Option<String>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{namespace}/{name}"),
+        None => name.to_owned(),
+    }
+}
+
 fn resolve_component(
     spec: &SupersetSpec,
     parent: &str,
@@ -602,7 +634,7 @@ fn resolve_component(
         if let Some(script) = script {
             data.insert(BOOTSTRAP_FILE.to_owned(), script.to_owned());
         }
-        env.extend(env::superset(spec, parent));
+        env.extend(env::superset(spec, &instance_key(namespace, parent)));
         let (volume, mount) = config_volume(&config_map_name);
         volumes.push(volume);
         mounts.push(mount);
@@ -659,7 +691,7 @@ fn resolve_component(
     // The default command, unless the user set one for this component.
     if user_container.command.is_empty() {
         let default = match component {
-            Component::WebServer => vec!["/usr/bin/run-server.sh".to_owned()],
+            Component::WebServer => tuning::web_server_command(),
             Component::CeleryWorker => celery.as_ref().expect("resolved above").command.clone(),
             Component::CeleryBeat => tuning::celery_beat_command(),
             Component::CeleryFlower => vec![
@@ -718,10 +750,7 @@ fn resolve_component(
         } else {
             view.replicas.or(spec.replicas).unwrap_or(1)
         },
-        deployment_template: merge::deployment_template(
-            spec.deployment_template.as_ref(),
-            view.deployment_template,
-        ),
+        deployment_template: deployment_template(spec, component, view.deployment_template),
         pod_template: Some(Box::new(pod)),
         service_account_name: Some(service_account(spec, parent)),
         autoscaling: (component.is_scalable() && !stopped)
@@ -833,7 +862,7 @@ fn resolve_tasks(
             };
             let source = &seed.source;
             env.extend(
-                env::superset(spec, parent)
+                env::superset(spec, &instance_key(namespace, parent))
                     .into_iter()
                     .filter(|e| e.name.starts_with("SUPERSET_OPERATOR__DB_")),
             );
@@ -877,7 +906,7 @@ fn resolve_tasks(
             if let Some(script) = script {
                 data.insert(BOOTSTRAP_FILE.to_owned(), script.to_owned());
             }
-            env.extend(env::superset(spec, parent));
+            env.extend(env::superset(spec, &instance_key(namespace, parent)));
             if task_type == TaskType::Init
                 && let Some(admin) = lifecycle.init.as_ref().and_then(|i| i.admin_user.as_ref())
             {
@@ -983,7 +1012,9 @@ fn resolve_tasks(
                 pod_template: Some(Box::new(pod)),
                 service_account_name: Some(service_account(spec, parent)),
                 config_checksum: chain,
-                timeout: settings.timeout,
+                timeout: settings
+                    .timeout
+                    .or_else(|| lifecycle::default_timeout(spec, task_type)),
                 max_retries: settings.max_retries,
                 pod_retention: retention,
             },

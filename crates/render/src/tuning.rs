@@ -8,7 +8,7 @@ use superset_operator_api::tuning::{
 
 use crate::python::EngineOptions;
 
-/// Gunicorn settings of the web server, as the image's `run-server.sh` reads them.
+/// Gunicorn settings of the web server, as [`web_server_command`] reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gunicorn {
     /// Worker processes.
@@ -108,7 +108,9 @@ pub fn celery(spec: Option<&CeleryWorkerProcessSpec>) -> Celery {
         CeleryOptimization::Default => "default",
         CeleryOptimization::Fair => "fair",
     };
-    let mut command: Vec<String> = ["celery", CELERY_APP, "worker"].map(String::from).to_vec();
+    let mut command: Vec<String> = ["celery", CELERY_APP, "worker", CELERY_LOG_LEVEL]
+        .map(String::from)
+        .to_vec();
     command.push(format!("--pool={pool_name}"));
     command.extend([
         "-O".to_owned(),
@@ -146,6 +148,7 @@ pub fn celery_beat_command() -> Vec<String> {
         "celery",
         CELERY_APP,
         "beat",
+        CELERY_LOG_LEVEL,
         "--pidfile",
         "/tmp/celerybeat.pid",
         "--schedule",
@@ -153,6 +156,38 @@ pub fn celery_beat_command() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
+}
+
+/// Without it a worker or beat logs no task it receives, runs or schedules.
+const CELERY_LOG_LEVEL: &str = "--loglevel=INFO";
+
+/// The web server's command: Gunicorn started with `exec`, so that it is the container's first
+/// process and receives the SIGTERM of a pod deletion; it then stops accepting connections and
+/// lets the requests in flight finish. (The image's `run-server.sh` starts Gunicorn as a child of
+/// a shell that ignores SIGTERM, so every request in flight was cut at the grace period.) It reads
+/// the same variables as `run-server.sh`, with the same defaults, so that a user's own
+/// `SERVER_WORKER_AMOUNT` and friends keep working when the preset is `disabled`.
+pub fn web_server_command() -> Vec<String> {
+    let script = [
+        "exec gunicorn",
+        "--bind \"${SUPERSET_BIND_ADDRESS:-0.0.0.0}:${SUPERSET_PORT:-8088}\"",
+        "--access-logfile \"${ACCESS_LOG_FILE:--}\"",
+        "--error-logfile \"${ERROR_LOG_FILE:--}\"",
+        "--log-level \"${GUNICORN_LOGLEVEL:-info}\"",
+        "--workers \"${SERVER_WORKER_AMOUNT:-1}\"",
+        "--worker-class \"${SERVER_WORKER_CLASS:-gthread}\"",
+        "--threads \"${SERVER_THREADS_AMOUNT:-20}\"",
+        "--timeout \"${GUNICORN_TIMEOUT:-60}\"",
+        "--graceful-timeout \"${GUNICORN_GRACEFUL_TIMEOUT:-25}\"",
+        "--keep-alive \"${GUNICORN_KEEPALIVE:-2}\"",
+        "--max-requests \"${WORKER_MAX_REQUESTS:-0}\"",
+        "--max-requests-jitter \"${WORKER_MAX_REQUESTS_JITTER:-0}\"",
+        "--limit-request-line \"${SERVER_LIMIT_REQUEST_LINE:-0}\"",
+        "--limit-request-field_size \"${SERVER_LIMIT_REQUEST_FIELD_SIZE:-0}\"",
+        "\"${FLASK_APP:-superset.app:create_app()}\"",
+    ]
+    .join(" ");
+    vec!["/bin/sh".into(), "-c".into(), script]
 }
 
 /// How a process uses database connections, for sizing its pool.
@@ -245,8 +280,8 @@ mod tests {
         };
         assert_eq!(
             celery(Some(&spec)).command.join(" "),
-            "celery --app=superset.tasks.celery_app:app worker --pool=prefork -O fair -c 6 \
-             --max-tasks-per-child=50 --prefetch-multiplier=4"
+            "celery --app=superset.tasks.celery_app:app worker --loglevel=INFO --pool=prefork -O fair \
+             -c 6 --max-tasks-per-child=50 --prefetch-multiplier=4"
         );
         let disabled = CeleryWorkerProcessSpec {
             preset: Preset::Disabled,
@@ -255,7 +290,8 @@ mod tests {
         };
         assert_eq!(
             celery(Some(&disabled)).command.join(" "),
-            "celery --app=superset.tasks.celery_app:app worker --pool=prefork -O fair -c 4"
+            "celery --app=superset.tasks.celery_app:app worker --loglevel=INFO --pool=prefork -O fair \
+             -c 4"
         );
     }
 

@@ -138,11 +138,30 @@ fn check(yaml: &str, check: impl Fn(&str, &Value)) -> usize {
                     );
                 }
             }
+            if settings.get("CELERY_CONFIG").is_some() {
+                superset_celery_defaults_survive(&what, &loaded["CELERY_CONFIG"]);
+            }
         }
     }
     assert!(executed > 0);
     eprintln!("python: executed {executed} rendered configs");
     executed
+}
+
+/// The rendered `CeleryConfig` extends Superset's own: without its task modules and beat
+/// schedule, beat schedules no report and the worker knows no report task.
+fn superset_celery_defaults_survive(what: &str, celery: &Value) {
+    let schedule = celery["beat_schedule"].as_array();
+    assert!(
+        schedule.is_some_and(|s| s.iter().any(|t| t == "reports.scheduler")),
+        "{what}: Superset's Alerts & Reports schedule was lost: {celery}"
+    );
+    let imports = celery["imports"].as_array();
+    assert!(
+        imports.is_some_and(|i| i.iter().any(|m| m == "superset.tasks.scheduler")),
+        "{what}: Superset's task modules were lost: {celery}"
+    );
+    assert_eq!(celery["worker_prefetch_multiplier"], 1, "{what}");
 }
 
 const PRODUCTION: &str = "apiVersion: superset.apache.org/v1alpha1\nkind: Superset\nmetadata:\n  name: prod\nspec:\n  image:\n    tag: \"6.0.0\"\n  secretKeyFrom: {name: superset, key: secret-key}\n";
@@ -237,7 +256,7 @@ fn valkey_caches_celery_and_results_with_tls_and_instance_prefixes() {
         );
         assert_eq!(
             settings["CACHE_CONFIG"]["CACHE_KEY_PREFIX"],
-            "prod_superset_"
+            "analytics/prod_superset_"
         );
         assert_eq!(
             settings["CACHE_CONFIG"]["CACHE_OPTIONS"]["ssl_cert_reqs"],
@@ -249,17 +268,42 @@ fn valkey_caches_celery_and_results_with_tls_and_instance_prefixes() {
         );
         assert_eq!(
             settings["DATA_CACHE_CONFIG"]["CACHE_KEY_PREFIX"],
-            "prod_charts_"
+            "analytics/prod_charts_"
         );
         assert_eq!(settings["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"], 600);
         assert!(
             settings.get("THUMBNAIL_CACHE_CONFIG").is_none(),
             "disabled cache rendered"
         );
+        let coordination = &settings["DISTRIBUTED_COORDINATION_CONFIG"];
         assert_eq!(
-            settings["DISTRIBUTED_COORDINATION_CONFIG"]["CACHE_KEY_PREFIX"],
-            "prod_coordination_"
+            coordination["CACHE_KEY_PREFIX"],
+            "analytics/prod_coordination_"
         );
+        // Superset's coordination backend reads these fields and ignores a URL.
+        assert_eq!(
+            coordination["CACHE_REDIS_HOST"], "valkey.internal",
+            "{what}"
+        );
+        assert_eq!(coordination["CACHE_REDIS_PORT"], 6380);
+        assert_eq!(coordination["CACHE_REDIS_DB"], 7);
+        assert_eq!(coordination["CACHE_REDIS_USER"], "app@1");
+        assert_eq!(coordination["CACHE_REDIS_PASSWORD"], "v@lkey/pass");
+        assert_eq!(coordination["CACHE_REDIS_SSL"], true);
+        assert_eq!(coordination["CACHE_REDIS_SSL_CERT_REQS"], "optional");
+        assert_eq!(coordination["CACHE_REDIS_SSL_CA_CERTS"], "/certs/ca.pem");
+        assert_eq!(coordination["CACHE_REDIS_SSL_CERTFILE"], "/certs/tls.crt");
+        assert_eq!(coordination["CACHE_REDIS_SSL_KEYFILE"], "/certs/tls.key");
+        assert!(coordination.get("CACHE_REDIS_URL").is_none());
+        for key in [
+            "broker_transport_options",
+            "result_backend_transport_options",
+        ] {
+            assert_eq!(
+                settings["CELERY_CONFIG"][key]["global_keyprefix"], "analytics/prod_celery_",
+                "{what}: {key}"
+            );
+        }
         assert_eq!(settings["CELERY_CONFIG"]["broker_url"], format!("{base}/0"));
         assert_eq!(
             settings["CELERY_CONFIG"]["broker_use_ssl"]["ssl_ca_certs"],
@@ -267,7 +311,7 @@ fn valkey_caches_celery_and_results_with_tls_and_instance_prefixes() {
         );
         let results = &settings["RESULTS_BACKEND"]["kwargs"];
         if !results.is_null() {
-            assert_eq!(results["key_prefix"], "prod_superset_results_");
+            assert_eq!(results["key_prefix"], "analytics/prod_superset_results_");
             assert_eq!(results["port"], 6380);
             assert_eq!(results["ssl"], true);
             assert_eq!(results["username"], "app@1");

@@ -91,7 +91,7 @@ fn commands_are_never_inherited_from_the_top_level() {
     ));
     assert_eq!(
         container(&r, Component::WebServer).command,
-        ["/usr/bin/run-server.sh"]
+        superset_operator_render::tuning::web_server_command()
     );
     assert_eq!(
         container(&r, Component::CeleryWorker).command,
@@ -316,7 +316,7 @@ fn bootstrap_script_is_sourced_before_the_command_and_can_be_turned_off() {
     let web = container(&r, Component::WebServer).command;
     assert_eq!(web[..2], ["/bin/sh", "-c"]);
     assert!(web[2].contains("superset_bootstrap.sh"));
-    assert_eq!(web.last().unwrap(), "/usr/bin/run-server.sh");
+    assert!(web.last().unwrap().starts_with("exec gunicorn "), "{web:?}");
     assert!(!container(&r, Component::CeleryBeat).command[0].contains("sh"));
 }
 
@@ -461,5 +461,112 @@ fn create_database_runs_before_migrate_with_the_tasks_resources() {
             .init_containers
             .iter()
             .all(|c| c.name != "create-database" || c.image.as_deref() == Some("mine"))
+    );
+}
+
+#[test]
+fn the_web_server_execs_gunicorn_so_that_a_pod_deletion_reaches_it() {
+    let r = resolved(&dev("  webServer: {}\n"));
+    let command = container(&r, Component::WebServer).command;
+    assert_eq!(command[..2], ["/bin/sh", "-c"]);
+    // `exec` first: the shell replaces itself, so Gunicorn is PID 1 and gets SIGTERM.
+    assert!(command[2].starts_with("exec gunicorn "), "{command:?}");
+    for setting in [
+        "SERVER_WORKER_AMOUNT",
+        "SERVER_THREADS_AMOUNT",
+        "GUNICORN_TIMEOUT",
+        "SUPERSET_PORT",
+    ] {
+        assert!(
+            command[2].contains(&format!("${{{setting}:-")),
+            "{setting} not read"
+        );
+    }
+}
+
+#[test]
+fn worker_and_beat_log_what_they_do() {
+    let r = resolved(&dev("  celeryWorker: {}\n  celeryBeat: {}\n"));
+    for component in [Component::CeleryWorker, Component::CeleryBeat] {
+        let command = container(&r, component).command;
+        assert!(
+            command.contains(&"--loglevel=INFO".to_owned()),
+            "{component:?}: {command:?}"
+        );
+    }
+}
+
+#[test]
+fn beat_replaces_its_pod_instead_of_rolling_so_that_two_schedulers_never_run() {
+    let strategy = |yaml: &str| {
+        let r = resolved(&dev(yaml));
+        child(&r, Component::CeleryBeat)
+            .flat()
+            .deployment_template
+            .as_ref()
+            .and_then(|t| t.strategy.as_ref())
+            .and_then(|s| s.type_.clone())
+    };
+    assert_eq!(strategy("  celeryBeat: {}\n").as_deref(), Some("Recreate"));
+    // The top-level strategy is for the scalable components; beat does not inherit it.
+    assert_eq!(
+        strategy("  deploymentTemplate:\n    strategy: {type: RollingUpdate}\n  celeryBeat: {}\n")
+            .as_deref(),
+        Some("Recreate")
+    );
+    assert_eq!(
+        strategy("  celeryBeat:\n    deploymentTemplate:\n      strategy: {type: RollingUpdate}\n")
+            .as_deref(),
+        Some("RollingUpdate")
+    );
+    let r = resolved(&dev(
+        "  deploymentTemplate:\n    strategy: {type: RollingUpdate}\n  webServer: {}\n",
+    ));
+    let web = child(&r, Component::WebServer).flat();
+    let web_strategy = web
+        .deployment_template
+        .as_ref()
+        .and_then(|t| t.strategy.as_ref());
+    assert_eq!(
+        web_strategy.and_then(|s| s.type_.as_deref()),
+        Some("RollingUpdate")
+    );
+}
+
+#[test]
+fn loading_the_examples_gets_a_longer_default_timeout() {
+    let timeout = |yaml: &str| {
+        let r = resolved(&dev(yaml));
+        r.tasks
+            .iter()
+            .find(|t| t.task_type == TaskType::Init)
+            .and_then(|t| t.task.spec.timeout)
+            .map(|d| std::time::Duration::from(d).as_secs())
+    };
+    assert_eq!(timeout("  webServer: {}\n"), None);
+    assert_eq!(
+        timeout("  lifecycle:\n    init:\n      loadExamples: true\n  webServer: {}\n"),
+        Some(1800)
+    );
+    assert_eq!(
+        timeout(
+            "  lifecycle:\n    init:\n      loadExamples: true\n      timeout: 7m\n  webServer: {}\n"
+        ),
+        Some(420)
+    );
+}
+
+#[test]
+fn cache_and_celery_keys_name_the_namespace_too() {
+    let r = resolved(&dev("  webServer: {}\n"));
+    let env = container(&r, Component::WebServer).env;
+    let instance = env
+        .iter()
+        .find(|e| e.name == "SUPERSET_OPERATOR__INSTANCE_NAME");
+    assert!(
+        instance
+            .and_then(|e| e.value.as_deref())
+            .is_some_and(|v| v.starts_with("analytics/")),
+        "{instance:?}"
     );
 }

@@ -102,6 +102,8 @@ pub enum Environment {
         .message("spec.lifecycle.seed needs a structured metastore (spec.metastore.host) to copy into"),
     validation = Rule::new("!has(self.lifecycle) || !has(self.lifecycle.seed) || (has(self.lifecycle.seed.disabled) && self.lifecycle.seed.disabled) || !has(self.metastore) || self.lifecycle.seed.source.type == self.metastore.type")
         .message("spec.lifecycle.seed.source.type must match spec.metastore.type: the seed copies with one engine's own tools"),
+    validation = Rule::new("!has(self.celeryFlower) || (has(self.celeryFlower.image) && (has(self.celeryFlower.image.repository) || has(self.celeryFlower.image.tag))) || !self.image.repository.endsWith('apache/superset')")
+        .message("celeryFlower needs an image with Flower installed, and the official apache/superset images (lean and -dev) have none: set celeryFlower.image to an image built from yours with `pip install flower` (see docs/configuration.md, Flower)"),
     validation = Rule::new("!has(self.previousSecretKey) || self.environment == 'Development'")
         .message("spec.previousSecretKey (inline) is allowed only in Development: use spec.previousSecretKeyFrom"),
     validation = Rule::new("!(has(self.previousSecretKey) && has(self.previousSecretKeyFrom))")

@@ -22,6 +22,14 @@ impl Mapper {
             self.values.take(v);
             return;
         }
+        if c.spec == "celeryFlower" && !self.image_may_have_flower() {
+            self.values.take(v);
+            self.unmapped(
+                &format!("{v}.enabled"),
+                "not migrated: the official Superset images have no Flower (the chart's Flower pod could not start on them either); build an image from yours with `pip install flower` and add `celeryFlower: {image: {repository: ...}}`",
+            );
+            return;
+        }
         let s = c.spec;
         self.set(s, json!({}));
         if c.scalable {
@@ -116,6 +124,13 @@ impl Mapper {
         if let Some(service) = c.service {
             self.map_service(&format!("{v}.service"), &format!("{s}.service"), service);
         }
+    }
+
+    /// Whether the release ran its own image, which may add Flower; the official ones do not.
+    fn image_may_have_flower(&self) -> bool {
+        self.get("image.repository")
+            .and_then(Value::as_str)
+            .is_some_and(|r| !r.ends_with("apache/superset"))
     }
 
     fn map_replicas(&mut self, c: &ChartComponent) {

@@ -59,10 +59,20 @@ def celery(value):
     get = value.get if isinstance(value, dict) else lambda k, d: getattr(value, k, d)
     missing = object()
     found = {}
-    for key in ("broker_url", "result_backend"):
+    for key in (
+        "broker_url",
+        "result_backend",
+        "broker_transport_options",
+        "result_backend_transport_options",
+        "imports",
+        "worker_prefetch_multiplier",
+    ):
         v = get(key, missing)
         if v is not missing:
             found[key] = v
+    schedule = get("beat_schedule", None)
+    if schedule is not None:
+        found["beat_schedule"] = sorted(schedule)
     return found
 
 

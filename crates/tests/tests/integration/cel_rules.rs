@@ -128,7 +128,7 @@ fn superset_cases() -> Vec<Case> {
         root_length_case(
             "at most 49 characters with celeryFlower",
             49,
-            json!({ "celeryFlower": {} }),
+            json!({ "celeryFlower": { "image": { "repository": "superset-flower" } } }),
         ),
         root_length_case(
             "at most 46 characters with websocketServer",
@@ -157,6 +157,18 @@ fn superset_cases() -> Vec<Case> {
             accepted: superset(&named(48), dev(json!({}))),
         },
         // Spec: secrets and development-only features.
+        spec_case(
+            "celeryFlower needs an image with Flower installed",
+            dev(json!({ "celeryFlower": {} })),
+            dev(json!({ "celeryFlower": { "image": { "repository": "superset-flower" } } })),
+        ),
+        spec_case(
+            "celeryFlower needs an image with Flower installed",
+            dev(json!({ "celeryFlower": { "image": { "pullPolicy": "Always" } } })),
+            dev(
+                json!({ "image": { "repository": "registry.example/bi/superset-with-flower" }, "celeryFlower": {} }),
+            ),
+        ),
         spec_case(
             "set exactly one of spec.secretKey or spec.secretKeyFrom",
             dev(json!({ "secretKeyFrom": secret })),

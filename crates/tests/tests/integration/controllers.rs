@@ -55,7 +55,7 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
     let env = superset_operator_testkit::cluster().await;
     let writes = operator(&env);
     let supersets: Api<Superset> = env.api();
-    let all = json!({ "webServer": {}, "celeryWorker": {}, "celeryBeat": {}, "celeryFlower": {}, "mcpServer": {} });
+    let all = json!({ "webServer": {}, "celeryWorker": {}, "celeryBeat": {}, "celeryFlower": { "image": { "repository": "superset-flower" } }, "mcpServer": {} });
     supersets
         .create(&PostParams::default(), &superset(all.clone()))
         .await
@@ -176,7 +176,8 @@ async fn a_full_superset_rolls_out_and_changes_roll_exactly_what_they_touch() {
         .await
         .unwrap();
     wait_available(&supersets, "4/4").await;
-    let add = json!({ "spec": { "celeryFlower": {} } });
+    let add =
+        json!({ "spec": { "celeryFlower": { "image": { "repository": "superset-flower" } } } });
     merge_spec(&supersets, &add).await;
     let back = await_condition(
         flowers.clone(),
