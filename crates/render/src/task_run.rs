@@ -232,6 +232,14 @@ fn failure_message(status: &PodStatus) -> String {
     let text = match failed {
         Some((container, terminated)) => {
             let mut text = format!("Exit code {} in {container}", terminated.exit_code);
+            if let Some(advice) = terminated
+                .message
+                .as_deref()
+                .and_then(missing_driver_advice)
+            {
+                // The log tail is long; what to do goes first, where truncation cannot cut it.
+                text = format!("{advice} ({text})");
+            }
             for part in [&terminated.reason, &terminated.message]
                 .into_iter()
                 .flatten()
@@ -255,6 +263,29 @@ fn failure_message(status: &PodStatus) -> String {
         }
     };
     redact_and_truncate(&text)
+}
+
+/// Python modules of the database drivers Superset's metastore URIs name, and the package
+/// that provides each.
+const DRIVERS: [(&str, &str); 5] = [
+    ("psycopg2", "psycopg2-binary"),
+    ("MySQLdb", "mysqlclient"),
+    ("pymysql", "pymysql"),
+    ("pymssql", "pymssql"),
+    ("cx_Oracle", "cx-Oracle"),
+];
+
+/// What to do when the log tail shows that the image lacks the metastore's database driver,
+/// as the official (lean) Superset images lack `psycopg2`.
+pub fn missing_driver_advice(log_tail: &str) -> Option<String> {
+    let (module, package) = DRIVERS
+        .iter()
+        .find(|(module, _)| log_tail.contains(&format!("No module named '{module}'")))?;
+    Some(format!(
+        "The image has no database driver {module} for the metastore: the official Superset \
+         images are lean and ship none. Use an image that adds it (built from yours with \
+         `pip install {package}`), see docs/configuration.md, Database drivers"
+    ))
 }
 
 fn cannot_start(status: &PodStatus) -> Option<CannotStart> {

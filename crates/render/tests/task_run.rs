@@ -335,3 +335,33 @@ fn durations_read_like_kubectl() {
     assert_eq!(format_duration(SignedDuration::from_secs(125)), "2m5s");
     assert_eq!(format_duration(SignedDuration::from_secs(3725)), "1h2m5s");
 }
+
+#[test]
+fn a_migration_failing_on_a_lean_image_says_which_driver_is_missing_and_no_secret() {
+    let task = task(json!({}));
+    let first = plan(&task, &[], at(0));
+    let running = after(&task, &first);
+    let tail = "Loaded your LOCAL configuration\nsqlalchemy url postgresql+psycopg2://superset:hunter2@db:5432/superset\nTraceback (most recent call last):\nModuleNotFoundError: No module named 'psycopg2'";
+    let failed = with_phase(created(&first, at(0)), "Failed", 1, tail, at(12));
+    let next = plan(&running, &[failed], at(13));
+    let message = next.status.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("The image has no database driver psycopg2"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn a_missing_database_driver_is_named_with_what_to_do() {
+    let tail = "Traceback (most recent call last):\n  File \"/app/.venv/lib/python3.11/site-packages/sqlalchemy/dialects/postgresql/psycopg2.py\", line 1\nModuleNotFoundError: No module named 'psycopg2'\n";
+    let advice = superset_operator_render::task_run::missing_driver_advice(tail).unwrap();
+    assert!(advice.contains("no database driver psycopg2"), "{advice}");
+    assert!(advice.contains("pip install psycopg2-binary"), "{advice}");
+    assert_eq!(
+        superset_operator_render::task_run::missing_driver_advice(
+            "ModuleNotFoundError: No module named 'flask_foo'"
+        ),
+        None
+    );
+}
