@@ -6,6 +6,7 @@ mod cel_rules;
 mod cluster_smoke;
 mod controllers;
 mod lifecycle;
+mod pod_security;
 mod support;
 mod versions;
 mod workloads;
