@@ -137,4 +137,13 @@ async fn every_pod_is_admitted_under_the_restricted_pod_security_standard() {
         "rejected by PodSecurity:\n{}",
         rejected.join("\n")
     );
+
+    // The namespace really enforces: a pod without the restricted settings is turned away.
+    let loose: Pod = serde_json::from_value(json!({
+        "metadata": { "name": "loose" },
+        "spec": { "containers": [{ "name": "c", "image": "busybox" }] }
+    }))
+    .unwrap();
+    let refused = api.create(&dry_run, &loose).await.unwrap_err().to_string();
+    assert!(refused.contains("violates PodSecurity"), "{refused}");
 }
