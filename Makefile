@@ -1,13 +1,25 @@
 # Entry points used by the README, CI and users.
-.PHONY: test demo demo-down control-plane generate cluster-up cluster-down fmt lint bench
+.PHONY: test test-node demo demo-down control-plane generate cluster-up cluster-down fmt lint bench
+
+# Tests on the real node (real containers of Superset, PostgreSQL and Valkey) run after the
+# others and one at a time: each runs a whole Superset on two cores.
+NODE_TESTS = real_node:: node_smoke::
 
 ## Build the control plane, the Superset virtualenv and helm if absent, then run every test
-## (unit, integration, end to end, the chart, the demo).
+## (unit, integration, end to end on the simulated cluster, the chart, the demo), then the
+## tests on the real node (needs root; builds its images on first use).
 test: control-plane
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	python="$$(hack/superset-python.sh)" && helm="$$(hack/helm.sh)" && \
-		SUPERSET_PYTHON="$$python" SUPERSET_HELM="$$helm" cargo test --workspace --locked
+		SUPERSET_PYTHON="$$python" SUPERSET_HELM="$$helm" cargo test --workspace --locked -- \
+		$(addprefix --skip ,$(NODE_TESTS))
+	$(MAKE) test-node
+
+## Only the tests on the real node: a real kubelet, containerd, kube-proxy and CoreDNS in
+## network namespaces of the harness, with images built by hack/images.sh (cached).
+test-node: control-plane
+	cargo test -p superset-operator-tests --test integration --locked -- --test-threads=1 $(NODE_TESTS)
 
 ## Start the simulated cluster, run the operator, apply a sample Superset with every component
 ## and show it once Available. `make demo-down` stops it all.

@@ -1,7 +1,8 @@
 //! A real Kubernetes control plane on loopback: etcd and kube-apiserver ("api" tier), plus
-//! kube-controller-manager, kube-scheduler and kwok with fake nodes ("cluster" tier).
+//! kube-controller-manager, kube-scheduler and kwok with fake nodes ("cluster" tier). The
+//! "node" tier (see `node.rs`) starts one of its own for a real kubelet.
 
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use kube::{Client, Config};
 
 use crate::Error;
 use crate::binaries::bin_dir;
+use crate::pki::{CertificateFiles, Pki};
 use crate::process::Process;
 
 /// How much of a cluster a test needs.
@@ -27,6 +29,33 @@ pub enum Tier {
     /// Also kube-controller-manager, kube-scheduler and kwok: Deployments roll out, pods get
     /// scheduled on fake nodes and become ready, garbage collection cascades.
     Cluster,
+    /// A control plane of its own with kube-controller-manager, kube-scheduler and one real
+    /// node (containerd, kubelet, kube-proxy, CoreDNS) in network namespaces of the harness:
+    /// containers really run, from images built by `hack/images.sh`.
+    Node,
+}
+
+/// Service addresses of every tier; only the node tier routes them, inside its namespaces.
+pub(crate) const SERVICE_CLUSTER_IP_RANGE: &str = "10.96.0.0/16";
+/// The `kubernetes` Service's address: the first of the range.
+pub(crate) const KUBERNETES_SERVICE_IP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 1);
+
+/// How kube-apiserver is set up.
+pub(crate) struct ApiServerOptions {
+    /// The address it listens on and advertises: loopback, or for the node tier the harness's
+    /// end of the link to the node, which the node's kubelet and pods can reach.
+    pub address: Ipv4Addr,
+    /// For a real node: the client certificate it presents to kubelet for `logs` and `exec`.
+    pub kubelet_client: Option<CertificateFiles>,
+}
+
+impl ApiServerOptions {
+    fn loopback() -> Self {
+        Self {
+            address: Ipv4Addr::LOCALHOST,
+            kubelet_client: None,
+        }
+    }
 }
 
 /// Field manager of everything the harness applies.
@@ -39,6 +68,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 /// started it exits.
 pub struct ControlPlane {
     dir: PathBuf,
+    server: String,
     kubeconfig: PathBuf,
     bin: PathBuf,
     service_account_key: PathBuf,
@@ -49,19 +79,39 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Starts etcd and kube-apiserver in `dir` and installs the operator's CRDs.
     pub async fn start_api(dir: &Path) -> Result<Self, Error> {
-        let started = Instant::now();
-        let bin = bin_dir()?;
+        let pki = Self::prepare(dir, &[])?;
+        Self::start_api_with(dir, pki, ApiServerOptions::loopback()).await
+    }
+
+    /// Creates `dir` and the PKI of a control plane whose API server is also reachable on
+    /// `extra_ips`.
+    pub(crate) fn prepare(dir: &Path, extra_ips: &[IpAddr]) -> Result<Pki, Error> {
         for sub in ["logs", "pki", "etcd"] {
             create_dir(&dir.join(sub))?;
         }
-        let pki = crate::pki::Pki::create(&dir.join("pki"))?;
+        let mut ips = vec![IpAddr::V4(KUBERNETES_SERVICE_IP)];
+        ips.extend_from_slice(extra_ips);
+        Pki::create(&dir.join("pki"), &ips)
+    }
+
+    /// Starts etcd and kube-apiserver in `dir`, prepared by [`Self::prepare`], and installs the
+    /// operator's CRDs.
+    pub(crate) async fn start_api_with(
+        dir: &Path,
+        pki: Pki,
+        options: ApiServerOptions,
+    ) -> Result<Self, Error> {
+        let started = Instant::now();
+        let bin = bin_dir()?;
         let [etcd_client, etcd_peer, apiserver] = [free_port()?, free_port()?, free_port()?];
-        let server = format!("https://127.0.0.1:{apiserver}");
+        let address = options.address;
+        let server = format!("https://{address}:{apiserver}");
         let kubeconfig = dir.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &server, &pki.ca_pem, &pki.admin_token)?;
 
         let plane = Self {
             dir: dir.to_owned(),
+            server: server.clone(),
             kubeconfig,
             bin,
             service_account_key: pki.service_account_key.clone(),
@@ -84,34 +134,44 @@ impl ControlPlane {
                 "--log-level=warn".into(),
             ],
         )?;
-        plane.spawn(
-            "kube-apiserver",
-            &[
-                format!("--etcd-servers={}", etcd_url(etcd_client)),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={apiserver}"),
-                format!("--cert-dir={}", dir.join("pki").display()),
-                format!("--tls-cert-file={}", pki.server_cert.display()),
-                format!("--tls-private-key-file={}", pki.server_key.display()),
-                format!("--client-ca-file={}", pki.ca_cert.display()),
-                format!("--token-auth-file={}", pki.token_file.display()),
-                "--authorization-mode=RBAC".into(),
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-                format!(
-                    "--service-account-key-file={}",
-                    pki.service_account_public_key.display()
-                ),
-                format!(
-                    "--service-account-signing-key-file={}",
-                    pki.service_account_key.display()
-                ),
-                "--service-cluster-ip-range=10.96.0.0/16".into(),
-                "--allow-privileged=true".into(),
-                "--enable-priority-and-fairness=false".into(),
-                "--profiling=false".into(),
-            ],
-        )?;
+        let mut apiserver_args = vec![
+            format!("--etcd-servers={}", etcd_url(etcd_client)),
+            format!("--bind-address={address}"),
+            format!("--advertise-address={address}"),
+            format!("--secure-port={apiserver}"),
+            format!("--cert-dir={}", dir.join("pki").display()),
+            format!("--tls-cert-file={}", pki.server_cert.display()),
+            format!("--tls-private-key-file={}", pki.server_key.display()),
+            format!("--client-ca-file={}", pki.ca_cert.display()),
+            format!("--token-auth-file={}", pki.token_file.display()),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!(
+                "--service-account-key-file={}",
+                pki.service_account_public_key.display()
+            ),
+            format!(
+                "--service-account-signing-key-file={}",
+                pki.service_account_key.display()
+            ),
+            format!("--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}"),
+            "--allow-privileged=true".into(),
+            "--enable-priority-and-fairness=false".into(),
+            "--profiling=false".into(),
+        ];
+        match &options.kubelet_client {
+            None => apiserver_args.push("--authorization-mode=RBAC".into()),
+            // A real kubelet is authorised as its node, and the API server reaches it on the
+            // node's InternalIP (its only address) with a client certificate kubelet trusts.
+            Some(client) => apiserver_args.extend([
+                "--authorization-mode=Node,RBAC".into(),
+                "--enable-admission-plugins=NodeRestriction".into(),
+                format!("--kubelet-client-certificate={}", client.cert.display()),
+                format!("--kubelet-client-key={}", client.key.display()),
+                format!("--kubelet-certificate-authority={}", pki.ca_cert.display()),
+                "--kubelet-preferred-address-types=InternalIP".into(),
+            ]),
+        }
+        plane.spawn("kube-apiserver", &apiserver_args)?;
         let client = plane.wait_until_ready().await?;
         install_crds(&client).await?;
         eprintln!(
@@ -124,6 +184,38 @@ impl ControlPlane {
     /// Adds kube-controller-manager, kube-scheduler, kwok and fake nodes.
     pub async fn start_cluster_components(&self) -> Result<(), Error> {
         let started = Instant::now();
+        self.start_controllers().await?;
+        let kubeconfig = format!("--kubeconfig={}", self.kubeconfig.display());
+        let stages = self.dir.join("kwok-stages.yaml");
+        std::fs::write(&stages, include_str!("kwok-stages.yaml")).map_err(|source| Error::Io {
+            what: format!("writing {}", stages.display()),
+            source,
+        })?;
+        self.spawn(
+            "kwok",
+            &[
+                kubeconfig,
+                format!("--config={}", stages.display()),
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
+                format!("--server-address=127.0.0.1:{}", free_port()?),
+                "--cidr=10.244.0.0/16".into(),
+                // kwok renews a Lease per node, so the node lifecycle controller sees live nodes,
+                // lifts the not-ready taint and never evicts their pods.
+                "--node-lease-duration-seconds=40".into(),
+            ],
+        )?;
+        let client = self.client().await?;
+        create_fake_nodes(&client).await?;
+        eprintln!(
+            "testkit: cluster tier up in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+
+    /// Adds kube-controller-manager and kube-scheduler, and waits until the default
+    /// ServiceAccount exists.
+    pub(crate) async fn start_controllers(&self) -> Result<(), Error> {
         let kubeconfig = format!("--kubeconfig={}", self.kubeconfig.display());
         // The default client limits (20 requests/s for the controller manager, 50 for the
         // scheduler) would make the simulated cluster, not the operator, the slowest part of
@@ -159,36 +251,12 @@ impl ControlPlane {
                 "--leader-elect=false".into(),
             ],
         )?;
-        let stages = self.dir.join("kwok-stages.yaml");
-        std::fs::write(&stages, include_str!("kwok-stages.yaml")).map_err(|source| Error::Io {
-            what: format!("writing {}", stages.display()),
-            source,
-        })?;
-        self.spawn(
-            "kwok",
-            &[
-                kubeconfig,
-                format!("--config={}", stages.display()),
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".into(),
-                format!("--server-address=127.0.0.1:{}", free_port()?),
-                "--cidr=10.244.0.0/16".into(),
-                // kwok renews a Lease per node, so the node lifecycle controller sees live nodes,
-                // lifts the not-ready taint and never evicts their pods.
-                "--node-lease-duration-seconds=40".into(),
-            ],
-        )?;
         let client = self.client().await?;
-        create_fake_nodes(&client).await?;
         self.wait_for(&client, "the default ServiceAccount", |c| async move {
             let accounts: Api<ServiceAccount> = Api::namespaced(c, "default");
             Ok(accounts.get_opt("default").await?.is_some())
         })
-        .await?;
-        eprintln!(
-            "testkit: cluster tier up in {:.1}s",
-            started.elapsed().as_secs_f64()
-        );
-        Ok(())
+        .await
     }
 
     /// A new client for the admin user. Make one per test: a client belongs to the Tokio
@@ -198,6 +266,11 @@ impl ControlPlane {
         let config =
             Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
         Ok(Client::try_from(config)?)
+    }
+
+    /// URL of the API server.
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// Path of an admin kubeconfig for this control plane.

@@ -9,12 +9,15 @@
 //!     // ...
 //! }
 //! ```
-//! `cluster()` adds kube-controller-manager, kube-scheduler and kwok with fake nodes. When a
-//! test panics, the control plane's directory (component logs, etcd data) is kept and its path
-//! printed.
+//! `cluster()` adds kube-controller-manager, kube-scheduler and kwok with fake nodes. `node()`
+//! starts a control plane of its own with one real node (containerd, kubelet, kube-proxy,
+//! CoreDNS) in network namespaces of the harness, where containers of locally built images
+//! really run; it needs root. When a test panics, the control plane's directory (component
+//! logs, etcd data) is kept and its path printed.
 
 pub mod binaries;
 mod control_plane;
+mod node;
 mod pki;
 mod process;
 
@@ -30,6 +33,7 @@ use kube::{Client, Resource};
 use serde_json::json;
 
 pub use control_plane::{ControlPlane, Tier, install_crds};
+pub use node::Node;
 pub use process::spawn_tied;
 
 /// Annotation that tells kwok how a pod ends: `succeed`, `fail` or `cannot-start`.
@@ -80,15 +84,33 @@ pub enum Error {
     /// Serialising YAML failed.
     #[error(transparent)]
     Yaml(#[from] serde_yaml::Error),
+    /// The machine cannot run the real node: not root, no overlayfs, a tool missing, an
+    /// address range in use.
+    #[error("the node tier cannot start: {0}")]
+    Prerequisite(String),
+    /// A command the harness ran failed.
+    #[error("{what} failed ({status}):\n{output}")]
+    Command {
+        /// What was being done.
+        what: String,
+        /// Its exit status.
+        status: String,
+        /// Its output.
+        output: String,
+    },
 }
 
-/// The control plane shared by every test of this test binary, started on first use.
+/// The control plane shared by every test of this test binary, started on first use. The
+/// node tier's is its own.
 pub fn shared(tier: Tier) -> Result<&'static ControlPlane, Error> {
+    if tier == Tier::Node {
+        return node::shared().map(Node::control_plane);
+    }
     static PLANE: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
     static CLUSTER: OnceLock<Result<(), String>> = OnceLock::new();
     let plane = PLANE
         .get_or_init(|| {
-            let dir = run_dir();
+            let dir = run_dir("");
             block_on_own_runtime(ControlPlane::start_api(&dir)).map_err(|e| e.to_string())
         })
         .as_ref()
@@ -111,6 +133,7 @@ pub struct TestEnv {
     /// The test's own namespace.
     pub namespace: String,
     plane: &'static ControlPlane,
+    node: Option<&'static Node>,
 }
 
 /// etcd + kube-apiserver with the CRDs installed, and a fresh namespace.
@@ -123,11 +146,20 @@ pub async fn cluster() -> TestEnv {
     env(Tier::Cluster).await
 }
 
+/// A control plane with one real node whose containers run, and a fresh namespace. Needs root;
+/// see [`Node`].
+pub async fn node() -> TestEnv {
+    env(Tier::Node).await
+}
+
 async fn env(tier: Tier) -> TestEnv {
-    let plane = tokio::task::spawn_blocking(move || shared(tier))
-        .await
-        .expect("starting the control plane panicked")
-        .unwrap_or_else(|e| panic!("starting the {tier:?} control plane: {e}"));
+    let (plane, node) = tokio::task::spawn_blocking(move || match tier {
+        Tier::Node => node::shared().map(|node| (node.control_plane(), Some(node))),
+        _ => shared(tier).map(|plane| (plane, None)),
+    })
+    .await
+    .expect("starting the control plane panicked")
+    .unwrap_or_else(|e| panic!("starting the {tier:?} tier: {e}"));
     let client = plane.client().await.expect("creating a client");
     let namespace = create_namespace(&client, tier)
         .await
@@ -136,6 +168,7 @@ async fn env(tier: Tier) -> TestEnv {
         client,
         namespace,
         plane,
+        node,
     }
 }
 
@@ -166,6 +199,15 @@ impl TestEnv {
     /// The control plane behind this environment.
     pub fn control_plane(&self) -> &'static ControlPlane {
         self.plane
+    }
+
+    /// The real node of the node tier: commands in its network namespace, its image names.
+    ///
+    /// # Panics
+    /// When the environment is not from [`node()`].
+    pub fn node(&self) -> &'static Node {
+        self.node
+            .expect("TestEnv::node is for environments from superset_operator_testkit::node()")
     }
 }
 
@@ -198,7 +240,7 @@ async fn create_namespace(client: &Client, tier: Tier) -> Result<String, Error> 
     namespaces
         .create(&PostParams::default(), &namespace)
         .await?;
-    if tier == Tier::Cluster {
+    if tier != Tier::Api {
         // Pods are admitted only once the namespace's default ServiceAccount exists.
         let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
         let exists = kube::runtime::wait::await_condition(
@@ -235,9 +277,9 @@ where
     })
 }
 
-/// A fresh directory for this process's control plane. Directories of earlier runs are removed
-/// unless a failed test marked them to be kept.
-fn run_dir() -> PathBuf {
+/// A fresh directory for this process's control plane, its name ending in `<label>-<pid>`.
+/// Directories of earlier runs are removed unless a failed test marked them to be kept.
+fn run_dir(label: &str) -> PathBuf {
     let root = std::env::temp_dir().join("superset-operator-testkit");
     if let Ok(entries) = std::fs::read_dir(&root) {
         for entry in entries.flatten() {
@@ -256,7 +298,7 @@ fn run_dir() -> PathBuf {
         .ok()
         .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "test".into());
-    let dir = root.join(format!("{binary}-{}", std::process::id()));
+    let dir = root.join(format!("{binary}{label}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }

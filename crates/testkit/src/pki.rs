@@ -1,10 +1,15 @@
 //! Certificates and credentials of a throwaway control plane: a CA, the API server's serving
-//! certificate for loopback, the service-account signing key and an admin token.
+//! certificate for loopback (and the node tier's addresses), the service-account signing key
+//! and an admin token. The CA stays in memory, so the node tier can sign its components'
+//! certificates with it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
 
 use crate::Error;
 
@@ -26,6 +31,33 @@ pub struct Pki {
     pub token_file: PathBuf,
     /// The admin bearer token.
     pub admin_token: String,
+    dir: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// What a certificate signed by [`Pki::sign`] says about its holder.
+pub struct CertificateSpec<'a> {
+    /// File names in the PKI directory: `<name>.crt` and `<name>.key`.
+    pub name: &'a str,
+    /// The subject's common name: the user name for the API server and kubelet.
+    pub common_name: &'a str,
+    /// The subject's organisations: the groups for the API server.
+    pub organizations: &'a [&'a str],
+    /// DNS names the holder serves on (empty for a client certificate).
+    pub dns_names: &'a [&'a str],
+    /// IP addresses the holder serves on.
+    pub ips: &'a [IpAddr],
+    /// Whether the holder serves TLS (server auth) or only presents it (client auth).
+    pub server: bool,
+}
+
+/// Paths of a signed certificate and its key.
+#[derive(Clone, Debug)]
+pub struct CertificateFiles {
+    /// The certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
 }
 
 fn rcgen_err(what: &str) -> impl FnOnce(rcgen::Error) -> Error + '_ {
@@ -33,8 +65,9 @@ fn rcgen_err(what: &str) -> impl FnOnce(rcgen::Error) -> Error + '_ {
 }
 
 impl Pki {
-    /// Writes a fresh set into `dir`.
-    pub fn create(dir: &Path) -> Result<Self, Error> {
+    /// Writes a fresh set into `dir`; the API server's certificate is valid for loopback and
+    /// `extra_ips`.
+    pub fn create(dir: &Path, extra_ips: &[IpAddr]) -> Result<Self, Error> {
         let ca_key = KeyPair::generate().map_err(rcgen_err("generating the CA key"))?;
         let mut ca_params =
             CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err("CA params"))?;
@@ -53,12 +86,20 @@ impl Pki {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().map_err(rcgen_err("generating the server key"))?;
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "kubernetes".to_owned()])
-                .map_err(rcgen_err("server params"))?;
-        server_params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        // Pods reach the API server as `kubernetes.default.svc` on the first Service address.
+        let mut server_params = CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "kubernetes".to_owned(),
+            "kubernetes.default".to_owned(),
+            "kubernetes.default.svc".to_owned(),
+            "kubernetes.default.svc.cluster.local".to_owned(),
+        ])
+        .map_err(rcgen_err("server params"))?;
+        server_params.subject_alt_names.extend(
+            std::iter::once(IpAddr::V4(Ipv4Addr::LOCALHOST))
+                .chain(extra_ips.iter().copied())
+                .map(SanType::IpAddress),
+        );
         let server_cert = server_params
             .signed_by(&server_key, &issuer)
             .map_err(rcgen_err("signing the server certificate"))?;
@@ -76,6 +117,8 @@ impl Pki {
             service_account_public_key: dir.join("service-account.pub"),
             token_file: dir.join("tokens.csv"),
             admin_token,
+            dir: dir.to_owned(),
+            issuer,
         };
         write(&pki.ca_cert, &pki.ca_pem)?;
         write(&pki.server_cert, &server_cert.pem())?;
@@ -93,6 +136,44 @@ impl Pki {
             &format!("{},admin,admin,system:masters\n", pki.admin_token),
         )?;
         Ok(pki)
+    }
+
+    /// Signs a certificate for a component with the CA and writes it and its key.
+    pub fn sign(&self, spec: &CertificateSpec<'_>) -> Result<CertificateFiles, Error> {
+        let what = format!("the {} certificate", spec.name);
+        let key = KeyPair::generate().map_err(rcgen_err(&what))?;
+        let dns_names: Vec<String> = spec.dns_names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(dns_names).map_err(rcgen_err(&what))?;
+        params
+            .subject_alt_names
+            .extend(spec.ips.iter().copied().map(SanType::IpAddress));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, spec.common_name);
+        for organization in spec.organizations {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, *organization);
+        }
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![if spec.server {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(rcgen_err(&what))?;
+        let files = CertificateFiles {
+            cert: self.dir.join(format!("{}.crt", spec.name)),
+            key: self.dir.join(format!("{}.key", spec.name)),
+        };
+        write(&files.cert, &cert.pem())?;
+        write(&files.key, &key.serialize_pem())?;
+        Ok(files)
     }
 }
 

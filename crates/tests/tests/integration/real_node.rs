@@ -308,7 +308,8 @@ async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() 
     backing_services(&env).await;
     let _operator = support::operator(&env);
     let mut superset = production("bi", "6.1.0-dev");
-    superset["spec"]["celeryFlower"] = json!({ "image": { "repository": "superset-flower" } });
+    superset["spec"]["celeryFlower"] =
+        json!({ "image": { "repository": "superset-flower", "tag": "6.1.0" } });
     create::<Superset>(&env, superset).await;
     let started = std::time::Instant::now();
     wait_available(&env, "bi").await;
@@ -353,7 +354,10 @@ async fn a_web_pod_deleted_mid_request_finishes_the_request_and_stops_at_once() 
     let env = superset_operator_testkit::node().await;
     backing_services(&env).await;
     let _operator = support::operator(&env);
-    create::<Superset>(&env, production("gentle", "6.1.0-dev")).await;
+    let mut superset = production("gentle", "6.1.0-dev");
+    // Superset refuses pg_sleep by default; this instance's users may sleep.
+    superset["spec"]["config"] = json!("DISALLOWED_SQL_FUNCTIONS = {\"postgresql\": set()}\n");
+    create::<Superset>(&env, superset).await;
     wait_available(&env, "gentle").await;
     creates_admin(&env, "gentle");
     let url = web_url(&env, "gentle").await;

@@ -120,10 +120,15 @@ def sqllab(client, uri):
 
 def report(client, uri, timeout):
     database = client.database("metastore", uri)
+    # An alert must point at a chart or a dashboard, whose screenshot it would send.
+    dashboard = client.call(
+        "POST", "/api/v1/dashboard/", {"dashboard_title": f"node tier {int(time.time())}"}
+    )["id"]
     created = client.call(
         "POST",
         "/api/v1/report/",
         {
+            "dashboard": dashboard,
             "type": "Alert",
             "name": f"node tier alert {int(time.time())}",
             "database": database,
