@@ -629,33 +629,9 @@ smoke_nginx() {
   sed -n '/^pub fn nginx_conf/,/^}$/p' "$here/../crates/render/src/maintenance.rs" |
     sed -n '/r#"/,/"#/p' | sed -e '1s/.*r#"//' -e '$d' -e 's/{{/{/g' -e 's/}}/}/g' \
       -e "s/{port}/$port/" -e 's#{CONFIG_DIR}#/etc/superset-maintenance#' >"$page/nginx.conf"
-  if grep -q "listen $port;" "$page/nginx.conf"; then
-    echo "+ nginx.conf as crates/render/src/maintenance.rs renders it" >>"$build_log"
-  else
-    echo "+ nginx.conf: a copy (no crates/render/src/maintenance.rs beside this script)" >>"$build_log"
-    # Without the render crate beside this script, the same configuration by hand.
-    cat >"$page/nginx.conf" <<EOF
-worker_processes 1;
-pid /tmp/nginx.pid;
-error_log /dev/stderr warn;
-events { worker_connections 256; }
-http {
-  client_body_temp_path /tmp/client_temp;
-  proxy_temp_path /tmp/proxy_temp;
-  fastcgi_temp_path /tmp/fastcgi_temp;
-  uwsgi_temp_path /tmp/uwsgi_temp;
-  scgi_temp_path /tmp/scgi_temp;
-  access_log off;
-  server_tokens off;
-  server {
-    listen $port;
-    root /etc/superset-maintenance;
-    location = / { default_type text/html; add_header Cache-Control "no-store" always; try_files /index.html =404; }
-    location / { return 302 /; }
-  }
-}
-EOF
-  fi
+  grep -q "listen $port;" "$page/nginx.conf" ||
+    fail "could not read the nginx configuration from crates/render/src/maintenance.rs"
+  echo "+ nginx.conf as crates/render/src/maintenance.rs renders it" >>"$build_log"
   echo '<!DOCTYPE html><title>maintenance</title><p>images smoke check</p>' >"$page/index.html"
   chmod 755 "$page"
   chmod 644 "$page"/*

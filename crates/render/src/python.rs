@@ -448,24 +448,29 @@ fn render_celery(out: &mut String, broker: Option<i32>, backend: Option<i32>, ss
     );
     out.push_str("class CeleryConfig(_SupersetCeleryConfig):\n");
     let prefix = format!("_prefixed({})", py_str(CELERY_PREFIX));
-    if let Some(db) = broker {
-        let _ = writeln!(out, "    broker_url = _vk_base + \"/{db}\"");
+    let ends = [
+        (
+            broker,
+            "broker_url",
+            "broker_transport_options",
+            "broker_use_ssl",
+        ),
+        (
+            backend,
+            "result_backend",
+            "result_backend_transport_options",
+            "redis_backend_use_ssl",
+        ),
+    ];
+    for (database, url, transport_options, ssl_options) in ends {
+        let Some(db) = database else { continue };
+        let _ = writeln!(out, "    {url} = _vk_base + \"/{db}\"");
         let _ = writeln!(
             out,
-            "    broker_transport_options = {{\"global_keyprefix\": {prefix}}}"
+            "    {transport_options} = {{\"global_keyprefix\": {prefix}}}"
         );
         if ssl {
-            out.push_str("    broker_use_ssl = _vk_ssl_opts\n");
-        }
-    }
-    if let Some(db) = backend {
-        let _ = writeln!(out, "    result_backend = _vk_base + \"/{db}\"");
-        let _ = writeln!(
-            out,
-            "    result_backend_transport_options = {{\"global_keyprefix\": {prefix}}}"
-        );
-        if ssl {
-            out.push_str("    redis_backend_use_ssl = _vk_ssl_opts\n");
+            let _ = writeln!(out, "    {ssl_options} = _vk_ssl_opts");
         }
     }
     out.push_str("\n\nCELERY_CONFIG = CeleryConfig\n\n");
