@@ -206,9 +206,21 @@ fn kubectl(env: &TestEnv, args: &[&str]) -> Output {
     env.kubectl().args(args).output().expect("running kubectl")
 }
 
+/// `kubectl`, which must succeed.
+fn kubectl_ok(env: &TestEnv, args: &[&str]) -> Output {
+    let output = kubectl(env, args);
+    assert!(
+        output.status.success(),
+        "kubectl {}: {}",
+        args.first().unwrap_or(&""),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn creates_admin(env: &TestEnv, name: &str) {
     let deployment = format!("deploy/{name}-web-server");
-    let output = kubectl(
+    kubectl_ok(
         env,
         &[
             "exec",
@@ -228,11 +240,6 @@ fn creates_admin(env: &TestEnv, name: &str) {
             "--email",
             "ada@example.invalid",
         ],
-    );
-    assert!(
-        output.status.success(),
-        "create-admin: {}",
-        String::from_utf8_lossy(&output.stderr)
     );
 }
 
@@ -417,7 +424,7 @@ async fn a_web_pod_deleted_mid_request_finishes_the_request_and_stops_at_once() 
 
 /// Every key in the Valkey of `env`'s namespace.
 fn valkey_keys(env: &TestEnv) -> Vec<String> {
-    let out = kubectl(
+    let out = kubectl_ok(
         env,
         &[
             "exec",
@@ -429,11 +436,6 @@ fn valkey_keys(env: &TestEnv) -> Vec<String> {
             "--no-auth-warning",
             "--scan",
         ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout)
         .lines()
