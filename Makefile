@@ -1,5 +1,5 @@
 # Entry points used by the README, CI and users.
-.PHONY: test test-node demo demo-down control-plane generate cluster-up cluster-down fmt lint bench
+.PHONY: test test-node demo demo-upgrade demo-down control-plane generate cluster-up cluster-down fmt lint bench
 
 # Tests on the real node (real containers of Superset, PostgreSQL and Valkey) run after the
 # others and one at a time: each runs a whole Superset on two cores.
@@ -20,11 +20,17 @@ test: control-plane
 ## network namespaces of the harness, with images built by hack/images.sh (cached).
 test-node: control-plane
 	cargo test -p superset-operator-tests --test integration --locked -- --test-threads=1 $(NODE_TESTS)
+	cargo test -p superset-operator --test demo --locked -- real_node::
 
-## Start the simulated cluster, run the operator, apply a sample Superset with every component
-## and show it once Available. `make demo-down` stops it all.
+## On the real node (needs root): start a control plane with one real node, run the operator,
+## apply examples/demo.yaml (PostgreSQL, Valkey, a Superset 6.0.0) and print the URL to log in
+## at. `make demo-upgrade` moves it to 6.1.0 behind the maintenance page; `make demo-down`
+## stops it all.
 demo: control-plane
 	@hack/demo.sh up
+
+demo-upgrade:
+	@hack/demo.sh upgrade
 
 demo-down:
 	@hack/demo.sh down

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prepares this machine for the test harness's real node: installs the Debian packages the node
-# runs on (containerd, runc, the CNI plugins, iptables and friends) when they are absent, and
-# builds CoreDNS from its Go module with only the plugins a cluster-internal DNS needs (no
-# forward: nothing is ever resolved outside the cluster). CoreDNS is cached outside the
-# repository, keyed by its version and plugin list; a second run installs and builds nothing.
+# runs on (containerd, runc, the CNI plugins, iptables and friends) and the browser test's
+# headless Chromium when they are absent, and builds CoreDNS from its Go module with only the
+# plugins a cluster-internal DNS needs (no forward: nothing is ever resolved outside the
+# cluster). CoreDNS is cached outside the repository, keyed by its version and plugin list; a
+# second run installs and builds nothing.
 # kubelet and kube-proxy come from hack/control-plane.sh.
 #
 #   hack/node.sh          install and build what is absent, print the bin directory (coredns)
@@ -15,6 +16,9 @@ COREDNS_VERSION=1.15.0
 # query passes through the plugins).
 PLUGINS=(ready health errors log cache kubernetes)
 PACKAGES=(containerd runc containernetworking-plugins iptables conntrack socat iproute2)
+# The browser test (crates/tests/tests/node/browser.py) signs in to Superset's web UI and
+# screenshots it with headless Chromium; DejaVu draws the page's text. About 125 MB to download.
+PACKAGES+=(chromium fonts-dejavu-core)
 
 log() { echo "node: $*" >&2; }
 fail() { echo "node: error: $*" >&2; exit 1; }

@@ -282,6 +282,37 @@ fn http_status(env: &TestEnv, url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Headless Chromium in the node's network (no route out), driven by `browser.py`.
+fn browser(env: &TestEnv, args: &[&str]) -> Value {
+    let script = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/node/browser.py"
+    ));
+    let out = env
+        .node()
+        .command("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("running the browser");
+    assert!(
+        out.status.success(),
+        "browser {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+/// Where the browser saves `name`: the docs' screenshots are copied from there
+/// (docs/development.md, "Screenshots").
+fn screenshot(name: &str) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_str().unwrap().to_owned()
+}
+
 fn superset_client(env: &TestEnv, url: &str, args: &[&str]) -> Value {
     let script = client_script().to_str().unwrap().to_owned();
     let mut all = vec![script.as_str(), url, ADMIN.0, ADMIN.1];
@@ -526,4 +557,341 @@ async fn on_the_lean_image_the_migration_fails_naming_the_missing_driver() {
         !status.contains(DB_PASSWORD) && !status.contains("p%40ss"),
         "{status}"
     );
+}
+
+const PAGE_TITLE: &str = "Upgrading Superset";
+
+/// A user polling the web Service in the background until [`Watcher::stop`].
+struct Watcher {
+    child: std::process::Child,
+    stop_file: std::path::PathBuf,
+}
+
+impl Watcher {
+    fn start(env: &TestEnv, url: &str) -> Self {
+        let stop_file = std::env::temp_dir().join(format!("watch-{}-stop", env.namespace));
+        let _ = std::fs::remove_file(&stop_file);
+        let child = env
+            .node()
+            .command("python3")
+            .args([client_script().to_str().unwrap(), url, "-", "-", "watch"])
+            .arg(PAGE_TITLE)
+            .arg(&stop_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the watcher");
+        Self { child, stop_file }
+    }
+
+    /// What the watcher saw: `{seen: {superset, maintenance, error}, changes, errors}`.
+    fn stop(self) -> Value {
+        std::fs::write(&self.stop_file, "").unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        let _ = std::fs::remove_file(&self.stop_file);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|_| {
+            panic!(
+                "the watcher failed: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+}
+
+async fn wait_for(
+    env: &TestEnv,
+    name: &str,
+    what: &str,
+    test: impl Fn(&Superset) -> bool,
+) -> Superset {
+    let api: Api<Superset> = env.api();
+    let done = await_condition(api.clone(), name, move |s: Option<&Superset>| {
+        s.is_some_and(&test)
+    });
+    match tokio::time::timeout(CONVERGE, done).await {
+        Ok(done) => done.unwrap().unwrap(),
+        Err(_) => {
+            let status = api.get(name).await.ok().and_then(|s| s.status);
+            panic!(
+                "{name}: {what} not within {CONVERGE:?}: {status:?}\n{}",
+                pod_report(env).await
+            )
+        }
+    }
+}
+
+/// The images the pods of one component run.
+async fn component_images(env: &TestEnv, component: &str) -> Vec<String> {
+    let pods: Api<Pod> = env.api();
+    pods.list(&ListParams::default().labels(&format!("app.kubernetes.io/component={component}")))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .flat_map(|p| {
+            p.spec
+                .unwrap()
+                .containers
+                .into_iter()
+                .filter_map(|c| c.image)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_maintenance_page() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let env = superset_operator_testkit::node().await;
+    backing_services(&env).await;
+    let _operator = support::operator(&env);
+    let mut superset = production("up", "6.0.0-dev");
+    superset["spec"]["lifecycle"] = json!({
+        "upgradeMode": "Supervised",
+        "maintenancePage": { "title": PAGE_TITLE, "message": "Back in a minute." },
+    });
+    create::<Superset>(&env, superset).await;
+    wait_available(&env, "up").await;
+    creates_admin(&env, "up");
+    let url = web_url(&env, "up").await;
+    // Data saved on 6.0.0 that 6.1.0 must still serve.
+    let before = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    assert_eq!(before["data"][0]["answer"], 42, "{before}");
+    let watcher = Watcher::start(&env, &url);
+
+    let api: Api<Superset> = env.api();
+    let patch = json!({ "spec": { "image": { "tag": "6.1.0-dev" } } });
+    api.patch(
+        "up",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    let waiting = wait_for(&env, "up", "AwaitingApproval", |s| {
+        s.status
+            .as_ref()
+            .and_then(|s| s.lifecycle.as_ref())
+            .and_then(|l| l.upgrade.as_ref())
+            .and_then(|u| u.approval_token.as_ref())
+            .is_some()
+    })
+    .await;
+    let token = waiting
+        .status
+        .unwrap()
+        .lifecycle
+        .unwrap()
+        .upgrade
+        .unwrap()
+        .approval_token
+        .unwrap();
+    // Unapproved, nothing drains: the old image keeps serving.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let old = format!(
+        "{}:6.0.0-dev",
+        superset_operator_api::image::DEFAULT_SUPERSET_REPOSITORY
+    );
+    assert_eq!(
+        component_images(&env, "web-server").await,
+        vec![old.clone()]
+    );
+    assert_eq!(http_status(&env, &format!("{url}/health")), "200");
+
+    let started = std::time::Instant::now();
+    kubectl_ok(
+        &env,
+        &[
+            "annotate",
+            "superset",
+            "up",
+            &format!("superset.apache.org/approve-upgrade={token}"),
+            "--overwrite",
+        ],
+    );
+    wait_for(&env, "up", "the maintenance page", |s| {
+        s.status
+            .as_ref()
+            .and_then(|s| s.lifecycle.as_ref())
+            .is_some_and(|l| l.maintenance_active == Some(true))
+    })
+    .await;
+    let page = browser(
+        &env,
+        &[
+            "screenshot",
+            &format!("{url}/"),
+            &screenshot("maintenance-page.png"),
+            "--expect",
+            PAGE_TITLE,
+        ],
+    );
+    eprintln!("real node: the browser saw {page}");
+    let done = wait_for(&env, "up", "the upgrade's end", |s| {
+        s.metadata.generation.is_some()
+            && s.status.as_ref().is_some_and(|status| {
+                status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "LifecycleComplete" && c.status == "True")
+                    && status
+                        .lifecycle
+                        .as_ref()
+                        .is_some_and(|l| l.maintenance_active != Some(true))
+                    && status
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "Available" && c.status == "True")
+            })
+    })
+    .await;
+    eprintln!(
+        "real node: supervised upgrade 6.0.0 -> 6.1.0 done {:?} after its approval",
+        started.elapsed()
+    );
+    // The Service is back on Superset; let the watcher see it for a moment.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let seen = watcher.stop();
+    eprintln!("real node: the watcher saw {seen}");
+    assert_eq!(
+        seen["seen"]["error"], 0,
+        "a user saw errors during the upgrade: {seen}"
+    );
+    assert!(
+        seen["seen"]["maintenance"].as_u64().unwrap() > 0,
+        "no maintenance page: {seen}"
+    );
+    let changes: Vec<&str> = seen["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().split(": ").nth(1).unwrap())
+        .collect();
+    assert_eq!(changes, ["superset", "maintenance", "superset"], "{seen}");
+
+    let new = format!(
+        "{}:6.1.0-dev",
+        superset_operator_api::image::DEFAULT_SUPERSET_REPOSITORY
+    );
+    assert_eq!(component_images(&env, "web-server").await, vec![new]);
+    assert!(
+        !done
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("superset.apache.org/approve-upgrade"),
+        "the approval stayed after the upgrade"
+    );
+    let migrate = done.status.unwrap().lifecycle.unwrap().migrate.unwrap();
+    eprintln!("real node: migrate {migrate:?}");
+    let after = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    assert_eq!(after["data"][0]["answer"], 42, "{after}");
+    let welcome = browser(
+        &env,
+        &[
+            "login-screenshot",
+            &url,
+            ADMIN.0,
+            ADMIN.1,
+            &screenshot("welcome.png"),
+        ],
+    );
+    assert!(
+        welcome["url"]
+            .as_str()
+            .unwrap()
+            .contains("/superset/welcome/"),
+        "{welcome}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let env = superset_operator_testkit::node().await;
+    backing_services(&env).await;
+    let _operator = support::operator(&env);
+    create::<Superset>(&env, production("keys", "6.1.0-dev")).await;
+    wait_available(&env, "keys").await;
+    creates_admin(&env, "keys");
+    let url = web_url(&env, "keys").await;
+    // Saves the connection, its password encrypted with the first key, and uses it.
+    let before = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    assert_eq!(before["data"][0]["answer"], 42, "{before}");
+
+    create::<Secret>(
+        &env,
+        json!({
+            "metadata": { "name": "superset-key-2" },
+            "stringData": { "secret-key": "the-second-secret-key-of-the-node-tier-9876543210" }
+        }),
+    )
+    .await;
+    let api: Api<Superset> = env.api();
+    let rotation = json!({ "spec": {
+        "secretKeyFrom": { "name": "superset-key-2", "key": "secret-key" },
+        "previousSecretKeyFrom": { "name": "superset", "key": "secret-key" },
+        "lifecycle": { "rotate": {} },
+    } });
+    api.patch(
+        "keys",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&rotation),
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let rotated = wait_for(&env, "keys", "the rotation", |s| {
+        s.status.as_ref().is_some_and(|status| {
+            status.observed_generation == s.metadata.generation
+                && status
+                    .lifecycle
+                    .as_ref()
+                    .and_then(|l| l.rotate.as_ref())
+                    .is_some_and(|r| r.state == superset_operator_api::status::TaskState::Complete)
+                && status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "LifecycleComplete" && c.status == "True")
+                && status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Available" && c.status == "True")
+        })
+    })
+    .await;
+    eprintln!(
+        "real node: secret key rotated, Available again {:?} later",
+        started.elapsed()
+    );
+    let web = component_env(&env, "web-server", "SUPERSET_OPERATOR__SECRET_KEY").await;
+    assert_eq!(
+        web,
+        ["superset-key-2"],
+        "the web server still reads the first key"
+    );
+    // The web server decrypts the saved password with the new key to run the query on a worker.
+    let after = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    assert_eq!(after["data"][0]["answer"], 42, "{after}");
+    let opened = superset_client(&env, &url, &["open-database", "metastore"]);
+    assert!(opened["database"].as_u64().is_some(), "{opened}");
+    let status = serde_json::to_string(&rotated.status).unwrap();
+    assert!(!status.contains("second-secret-key"), "{status}");
+}
+
+/// The Secrets the running pods of a component read `variable` from.
+async fn component_env(env: &TestEnv, component: &str, variable: &str) -> Vec<String> {
+    let pods: Api<Pod> = env.api();
+    pods.list(&ListParams::default().labels(&format!("app.kubernetes.io/component={component}")))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .flat_map(|p| p.spec.unwrap().containers)
+        .flat_map(|c| c.env.unwrap_or_default())
+        .filter(|e| e.name == variable)
+        .filter_map(|e| e.value_from?.secret_key_ref.map(|r| r.name))
+        .collect()
 }

@@ -7,12 +7,19 @@ Usage:
     superset_client.py BASE_URL USER PASSWORD report DATABASE_URI TIMEOUT_SECONDS
     superset_client.py BASE_URL USER PASSWORD open-database NAME
     superset_client.py BASE_URL USER PASSWORD slow-query DATABASE_URI SECONDS
+    superset_client.py BASE_URL - - watch PAGE_TITLE STOP_FILE
+
+`watch` logs in as nobody: it asks for /health every quarter of a second until STOP_FILE
+exists, telling Superset's answer ("OK") from the maintenance page's (PAGE_TITLE) and
+counting everything else (a refused, reset or timed-out connection, another status) as an
+error.
 
 Prints one JSON object on its last line; exits non-zero with the reason on failure.
 """
 
 import http.cookiejar
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -189,8 +196,37 @@ def open_database(client, name):
     return {"database": database, "uri_masked": tested.get("result", {}).get("sqlalchemy_uri")}
 
 
+def watch(base, title, stop_file):
+    """What a user polling the web Service sees, answer by answer, until `stop_file` exists."""
+    started = time.time()
+    seen = {"superset": 0, "maintenance": 0, "error": 0}
+    changes, errors, last = [], [], None
+    while not os.path.exists(stop_file):
+        at = round(time.time() - started, 2)
+        try:
+            # The maintenance page sends every path to `/`, which urllib follows.
+            with urllib.request.urlopen(base.rstrip("/") + "/health", timeout=5) as response:
+                body = response.read().decode(errors="replace")
+            kind = "superset" if body.strip() == "OK" else "maintenance" if title in body else None
+            if kind is None:
+                raise ValueError(f"an unknown page: {body[:200]!r}")
+        except Exception as error:  # noqa: BLE001 (every failure is what the test counts)
+            kind = "error"
+            if len(errors) < 20:
+                errors.append(f"{at} s: {error}")
+        seen[kind] += 1
+        if kind != last:
+            changes.append(f"{at} s: {kind}")
+            last = kind
+        time.sleep(0.25)
+    return {"seen": seen, "changes": changes, "errors": errors}
+
+
 def main():
     base, user, password, action = sys.argv[1:5]
+    if action == "watch":
+        print(json.dumps(watch(base, sys.argv[5], sys.argv[6])))
+        return
     client = Client(base)
     client.login(user, password)
     if action == "sqllab":
