@@ -16,12 +16,18 @@
 #   hack/images.sh --list         print every image name, without building
 #   hack/images.sh --ids          print `ID<TAB>NAME...` for every image, without building
 #
+# The operator's own image is made of a binary built outside this script: it is built only
+# when SUPERSET_OPERATOR_BIN names one (see `operator` below). --list and --ids always show
+# it; "all" includes it only when the variable is set (otherwise one line on stderr says it
+# was skipped), and asking for it by name or id without the variable is an error.
+#
 # NAME may be short (`postgres:15`, `apache/superset:6.1.0`); it is normalised as containerd
 # does. Archives: $cache/images/<id>-<hash>/<id>.tar, with build.json beside it (digests,
 # sizes, cold build time), where $cache is ${SUPERSET_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/superset-operator}.
 # Building needs root (debootstrap, chroot), python3, and Go plus gcc for pause; printing
-# archives that exist already does not. IMAGES_GZIP=1 gzips the layers (smaller, slower);
-# IMAGES_DEBIAN_MIRROR overrides the Debian archive read from /etc/apt.
+# archives that exist already does not (the operator's still reads its binary: the sha256 is
+# in its key). IMAGES_GZIP=1 gzips the layers (smaller, slower); IMAGES_DEBIAN_MIRROR
+# overrides the Debian archive read from /etc/apt.
 #
 # Images (ID: names):
 #   superset-6.1.0, superset-6.0.0: <operator's default repository>:<version> and
@@ -46,6 +52,15 @@
 #   pause-3.10.1: registry.k8s.io/pause:3.10.1 (Kubernetes 1.35's pause): only /pause, built
 #     with `gcc -static` from the module's build/pause/linux/pause.c; set containerd's
 #     sandbox_image to it.
+#   operator: docker.io/library/superset-operator:<version>, <version> the appVersion of
+#     charts/superset-operator/Chart.yaml (what config/install.yaml and the chart render,
+#     `superset-operator:<version>`). As the repository's Dockerfile: Debian bookworm with
+#     ca-certificates, $SUPERSET_OPERATOR_BIN (a release build: `cargo build --release
+#     --locked -p superset-operator`, then target/release/superset-operator; a relative path
+#     is from the current directory) at /usr/local/bin/superset-operator, user 65532:65532,
+#     ENTRYPOINT that binary, CMD `run --leader-elect --log-format=json`, ports 8080 and 8081.
+#     The binary's sha256 is in the key: a new build is a new archive, made in seconds from
+#     the cached base, and the archive of the previous build is removed.
 # Not built: mysql:8.4 (not in Debian), oneacrefund/superset-websocket (not in a registry).
 set -euo pipefail
 
@@ -73,6 +88,20 @@ images_dir="$cache_root/images"
 log() { echo "images: $*" >&2; }
 fail() { echo "images: error: $*" >&2; exit 1; }
 
+# The operator image's tag is the chart's appVersion, the tag config/install.yaml and the
+# chart render (`superset-operator:<version>`): read, so that a release bump is one edit.
+operator_version() {
+  local chart="$here/../charts/superset-operator/Chart.yaml" v
+  v=$(sed -n -E "s/^appVersion:[[:space:]]*[\"']?([^\"'[:space:]#]+)[\"']?[[:space:]]*(#.*)?\$/\\1/p" \
+    "$chart" 2>/dev/null | head -n1)
+  [[ "$v" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || fail "no usable appVersion in $chart"
+  echo "$v"
+}
+OPERATOR_VERSION=$(operator_version)
+# Set by operator_bin, only when the operator image is asked for.
+OPERATOR_BIN=
+OPERATOR_BIN_SHA=
+
 # ------------------------------------------------------------------------------ catalog
 
 ids() {
@@ -83,6 +112,7 @@ ids() {
   echo redis-7
   echo nginx-alpine
   echo pause-$PAUSE_VERSION
+  echo operator
 }
 
 # The names one image carries, the first its primary one.
@@ -104,6 +134,7 @@ names_of() {
     redis-7) echo "docker.io/library/redis:7" ;;
     nginx-alpine) echo "docker.io/library/nginx:alpine" ;;
     pause-*) echo "registry.k8s.io/pause:$PAUSE_VERSION" ;;
+    operator) echo "docker.io/library/superset-operator:$OPERATOR_VERSION" ;;
     *) return 1 ;;
   esac
 }
@@ -116,6 +147,7 @@ kind_of() {
     redis-*) echo redis ;;
     nginx-*) echo nginx ;;
     pause-*) echo pause ;;
+    operator) echo operator ;;
   esac
 }
 
@@ -167,6 +199,7 @@ image_key() {
       postgres) cat "$files/postgres-entrypoint.sh" ;;
       redis) cat "$files/redis-entrypoint.sh" ;;
       pause) echo "$KUBERNETES_VERSION" ;;
+      operator) echo "${OPERATOR_BIN_SHA:?operator_bin first}" ;;
     esac
     case "$kind" in
       superset_dev) image_key "${id%-dev}" ;;
@@ -707,6 +740,59 @@ smoke_pause() {
   ! ldd "$r/pause" >/dev/null 2>&1 || fail "/pause is not static"
 }
 
+# ----------------------------------------------------------------------------- operator
+
+# Checks SUPERSET_OPERATOR_BIN and sets OPERATOR_BIN (absolute, since the build runs
+# elsewhere) and OPERATOR_BIN_SHA, the key's part that makes a new build a new archive.
+operator_bin() {
+  local bin=${SUPERSET_OPERATOR_BIN:-}
+  [[ -n "$bin" ]] || fail "the operator image needs SUPERSET_OPERATOR_BIN, the path of a release" \
+    "build of superset-operator (cargo build --release --locked -p superset-operator;" \
+    "SUPERSET_OPERATOR_BIN=target/release/superset-operator)"
+  [[ -f "$bin" && -x "$bin" ]] ||
+    fail "SUPERSET_OPERATOR_BIN=$bin is not an executable file (a relative path is from $PWD)"
+  OPERATOR_BIN=$(realpath "$bin")
+  OPERATOR_BIN_SHA=$(sha256sum <"$OPERATOR_BIN" | cut -d' ' -f1)
+}
+
+# As the repository's Dockerfile (debian:bookworm-slim): only ca-certificates and the binary.
+build_operator() {
+  local r=$2 got
+  copy_base "$BASE_ROOTFS" "$r"
+  apt_install "$r" ca-certificates
+  install -D -m 755 "$OPERATOR_BIN" "$r/usr/local/bin/superset-operator"
+  # The key was made from the bytes read before: a binary rebuilt since must not be archived
+  # under it.
+  got=$(sha256sum <"$r/usr/local/bin/superset-operator" | cut -d' ' -f1)
+  [[ "$got" == "$OPERATOR_BIN_SHA" ]] || fail "$OPERATOR_BIN changed during the build; run again"
+}
+
+config_operator() {
+  printf '%s\n' --user 65532:65532 --entrypoint '["/usr/local/bin/superset-operator"]' \
+    --cmd '["run", "--leader-elect", "--log-format=json"]' --port 8080/tcp --port 8081/tcp \
+    --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --label org.opencontainers.image.version="$OPERATOR_VERSION" \
+    --label "org.opencontainers.image.description=superset-operator $OPERATOR_VERSION (binary sha256 $OPERATOR_BIN_SHA) on Debian $SUITE, built by hack/images.sh"
+}
+
+# The binary as config/install.yaml runs it (uid 65532, a read-only root): it starts, is the
+# version the image is named for (another version's binary would be misnamed), and accepts
+# the image's CMD; the trust store is there for rustls.
+smoke_operator() {
+  local r=$2 opts=(--user 65532:65532 --ro --) version
+  [[ -s "$r/etc/ssl/certs/ca-certificates.crt" ]] ||
+    fail "the operator image has no /etc/ssl/certs/ca-certificates.crt"
+  echo "+ superset-operator version (uid 65532, read-only root)" >>"$build_log"
+  version=$(in_root "$r" "${opts[@]}" /usr/local/bin/superset-operator version 2>>"$build_log") ||
+    { tail -n 20 "$build_log" >&2; fail "superset-operator does not run in its image (log: $build_log)"; }
+  echo "$version" >>"$build_log"
+  version=${version%%$'\n'*}
+  [[ "$version" == "superset-operator $OPERATOR_VERSION" ]] ||
+    fail "SUPERSET_OPERATOR_BIN prints \"$version\", but the chart's appVersion is $OPERATOR_VERSION"
+  run "superset-operator run --leader-elect --log-format=json --help" in_root "$r" "${opts[@]}" \
+    /usr/local/bin/superset-operator run --leader-elect --log-format=json --help
+}
+
 # -------------------------------------------------------------------------------- build
 
 ensure_build_tools() {
@@ -829,7 +915,14 @@ main() {
     -*) fail "unknown option $1 (see --help)" ;;
   esac
   if [[ $# -eq 0 ]]; then
-    wanted=("${all[@]}")
+    for id in "${all[@]}"; do
+      # No binary, no operator image: "all" stays what it is without one.
+      if [[ "$(kind_of "$id")" == operator && -z "${SUPERSET_OPERATOR_BIN:-}" ]]; then
+        log "skipping $(names_of "$id"): SUPERSET_OPERATOR_BIN (a release build of superset-operator) is not set"
+        continue
+      fi
+      wanted+=("$id")
+    done
   else
     for arg in "$@"; do
       found=
@@ -844,6 +937,9 @@ main() {
       [[ " ${wanted[*]} " == *" $found "* ]] || wanted+=("$found")
     done
   fi
+  for id in "${wanted[@]}"; do
+    if [[ "$(kind_of "$id")" == operator ]]; then operator_bin; fi
+  done
   local missing=()
   for id in "${wanted[@]}"; do
     [[ -f "$(archive_of "$id")" ]] || missing+=("$id")
