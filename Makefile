@@ -4,6 +4,7 @@
 # Tests on the real node (real containers of Superset, PostgreSQL and Valkey) run after the
 # others and one at a time: each runs a whole Superset on two cores.
 NODE_TESTS = real_node:: node_smoke::
+OPERATOR_RELEASE_BIN = $(abspath $(or $(CARGO_TARGET_DIR),target))/release/superset-operator
 
 ## Build the control plane, the Superset virtualenv and helm if absent, then run every test
 ## (unit, integration, end to end on the simulated cluster, the chart, the demo), then the
@@ -18,8 +19,12 @@ test: control-plane
 
 ## Only the tests on the real node: a real kubelet, containerd, kube-proxy and CoreDNS in
 ## network namespaces of the harness, with images built by hack/images.sh (cached).
+# The operator's own image (hack/images.sh) packs the release binary.
 test-node: control-plane
-	cargo test -p superset-operator-tests --test integration --locked -- --test-threads=1 $(NODE_TESTS)
+	cargo build --release --locked -p superset-operator
+	helm="$$(hack/helm.sh)" && \
+		SUPERSET_HELM="$$helm" SUPERSET_OPERATOR_BIN="$(OPERATOR_RELEASE_BIN)" \
+		cargo test -p superset-operator-tests --test integration --locked -- --test-threads=1 $(NODE_TESTS)
 	cargo test -p superset-operator --test demo --locked -- real_node::
 
 ## On the real node (needs root): start a control plane with one real node, run the operator,

@@ -8,7 +8,7 @@ use superset_operator_api::superset::metastore::DatabaseType;
 use superset_operator_api::task::TaskType;
 
 use crate::checksum;
-use crate::env::vars;
+use crate::env::{CONFIG_DIR, vars};
 use crate::shell::quote;
 
 /// The tasks that run, in pipeline order, with their settings.
@@ -72,6 +72,12 @@ impl DefaultEnabled for TaskSpec {
     }
 }
 
+/// The rotate task's script, beside its `superset_config.py`: `superset re-encrypt-secrets`
+/// of Superset 6.0 and 6.1 re-encrypts nothing (see the script).
+pub const ROTATE_SCRIPT_FILE: &str = "superset_rotate_secrets.py";
+/// Its text.
+pub const ROTATE_SCRIPT: &str = include_str!("rotate_secrets.py");
+
 fn sh(script: String) -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into(), script]
 }
@@ -83,7 +89,7 @@ pub fn command(spec: &SupersetSpec, task: TaskType, settings: &TaskSpec) -> Vec<
     }
     match task {
         TaskType::Migrate => sh("superset db upgrade".into()),
-        TaskType::Rotate => sh("superset re-encrypt-secrets".into()),
+        TaskType::Rotate => sh(format!("python {CONFIG_DIR}/{ROTATE_SCRIPT_FILE}")),
         TaskType::Init => sh(init_script(spec)),
         TaskType::Seed => {
             let seed = spec

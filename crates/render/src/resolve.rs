@@ -906,6 +906,12 @@ fn resolve_tasks(
             if let Some(script) = script {
                 data.insert(BOOTSTRAP_FILE.to_owned(), script.to_owned());
             }
+            if task_type == TaskType::Rotate {
+                data.insert(
+                    lifecycle::ROTATE_SCRIPT_FILE.to_owned(),
+                    lifecycle::ROTATE_SCRIPT.to_owned(),
+                );
+            }
             env.extend(env::superset(spec, &instance_key(namespace, parent)));
             if task_type == TaskType::Init
                 && let Some(admin) = lifecycle.init.as_ref().and_then(|i| i.admin_user.as_ref())

@@ -213,6 +213,14 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        if self.node.is_some() {
+            // Pods of a real node keep running after their test: the namespace goes, so that
+            // the next test has the node's CPU and memory to itself.
+            let _ = Command::new(self.plane.bin_dir().join("kubectl"))
+                .env("KUBECONFIG", self.plane.kubeconfig())
+                .args(["delete", "namespace", &self.namespace, "--wait=false"])
+                .output();
+        }
         if std::thread::panicking() {
             let marker = self.plane.dir().join("KEEP");
             let _ = std::fs::write(

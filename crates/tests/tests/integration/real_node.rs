@@ -895,3 +895,179 @@ async fn component_env(env: &TestEnv, component: &str, variable: &str) -> Vec<St
         .filter_map(|e| e.value_from?.secret_key_ref.map(|r| r.name))
         .collect()
 }
+
+/// The operator's image, named as the chart and `config/install.yaml` render it.
+const OPERATOR_IMAGE: &str = "docker.io/library/superset-operator:0.1.0";
+
+fn workspace_file(path: &str) -> String {
+    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn helm(env: &TestEnv, args: &[&str]) -> Output {
+    let helm = std::env::var_os("SUPERSET_HELM").expect(
+        "SUPERSET_HELM names the helm binary (`make test-node` builds it with hack/helm.sh)",
+    );
+    let out = std::process::Command::new(helm)
+        .env("KUBECONFIG", env.kubeconfig())
+        .args(["--namespace", &env.namespace])
+        .args(args)
+        .output()
+        .expect("running helm");
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Ready pods of the operator in `namespace`.
+async fn operator_pods(env: &TestEnv, namespace: &str) -> Vec<Pod> {
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), namespace);
+    pods.list(&ListParams::default().labels("app.kubernetes.io/name=superset-operator"))
+        .await
+        .unwrap()
+        .items
+}
+
+/// A small Superset: migrate, init and one web server.
+fn web_only(name: &str) -> Value {
+    let mut superset = production(name, "6.1.0-dev");
+    let spec = superset["spec"].as_object_mut().unwrap();
+    spec.remove("celeryWorker");
+    spec.remove("celeryBeat");
+    superset
+}
+
+#[tokio::test]
+async fn the_operator_runs_as_a_pod_from_the_chart_and_from_install_yaml_and_deploys_a_superset() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let env = superset_operator_testkit::node().await;
+    assert!(
+        env.node().images().iter().any(|i| i == OPERATOR_IMAGE),
+        "the node has no {OPERATOR_IMAGE}: SUPERSET_OPERATOR_BIN must name a release build of \
+         superset-operator (`make test-node` builds one and sets it)"
+    );
+    backing_services(&env).await;
+
+    // The chart, two replicas watching this namespace: one holds the Lease and reconciles.
+    let namespaces = format!("watchNamespaces={{{}}}", env.namespace);
+    helm(
+        &env,
+        &[
+            "install",
+            "superset-operator",
+            &workspace_file("charts/superset-operator"),
+            "--set",
+            "replicas=2",
+            "--set",
+            &namespaces,
+            "--wait",
+            "--timeout",
+            "180s",
+        ],
+    );
+    let pods = operator_pods(&env, &env.namespace).await;
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = env.api();
+    let lease = leases
+        .get("superset-operator")
+        .await
+        .expect("the leader's Lease");
+    let holder = lease
+        .spec
+        .and_then(|s| s.holder_identity)
+        .unwrap_or_default();
+    assert!(
+        pods.iter()
+            .any(|p| p.metadata.name.as_deref() == Some(holder.as_str())),
+        "the Lease is held by {holder:?}, no operator pod"
+    );
+    create::<Superset>(&env, web_only("charted")).await;
+    let started = std::time::Instant::now();
+    wait_available(&env, "charted").await;
+    eprintln!(
+        "real node: the chart's operator made a Superset Available in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        http_status(&env, &format!("{}/health", web_url(&env, "charted").await)),
+        "200"
+    );
+    helm(
+        &env,
+        &[
+            "uninstall",
+            "superset-operator",
+            "--wait",
+            "--timeout",
+            "120s",
+        ],
+    );
+
+    // The one-file manifest: every namespace, its own namespace and Lease.
+    kubectl_ok(
+        &env,
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &workspace_file("config/install.yaml"),
+        ],
+    );
+    kubectl_ok(
+        &env,
+        &[
+            "rollout",
+            "status",
+            "--namespace=superset-operator",
+            "deploy/superset-operator",
+            "--timeout=180s",
+        ],
+    );
+    let api: Api<Superset> = env.api();
+    let scale = json!({ "spec": { "webServer": { "replicas": 2 } } });
+    let patched = api
+        .patch(
+            "charted",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&scale),
+        )
+        .await
+        .unwrap();
+    let generation = patched.metadata.generation;
+    let deployments: Api<Deployment> = env.api();
+    let scaled = await_condition(
+        deployments,
+        "charted-web-server",
+        |d: Option<&Deployment>| {
+            d.and_then(|d| d.status.as_ref())
+                .and_then(|s| s.ready_replicas)
+                == Some(2)
+        },
+    );
+    if tokio::time::timeout(CONVERGE, scaled).await.is_err() {
+        panic!(
+            "install.yaml's operator did not scale the web server\n{}",
+            pod_report(&env).await
+        );
+    }
+    let observed = wait_for(&env, "charted", "the new generation observed", move |s| {
+        s.status.as_ref().and_then(|s| s.observed_generation) == generation
+    })
+    .await;
+    assert!(observed.status.is_some());
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(env.client.clone(), "superset-operator");
+    assert!(
+        leases.get("superset-operator").await.is_ok(),
+        "install.yaml's operator holds no Lease"
+    );
+    // Only the operator goes: the CRDs stay for the other tests of the node.
+    kubectl_ok(
+        &env,
+        &["delete", "namespace", "superset-operator", "--timeout=120s"],
+    );
+}
