@@ -22,7 +22,7 @@ pub enum TaskType {
     Seed,
     /// `superset db upgrade`.
     Migrate,
-    /// `superset re-encrypt-secrets`.
+    /// Re-encrypt the metastore's secrets from the previous secret key.
     Rotate,
     /// `superset init`.
     Init,

@@ -91,7 +91,7 @@ pub struct SupportedRange {
 /// The versions the operator supports.
 ///
 /// - Minimum 4.1.0: the oldest release whose CLI (`superset db upgrade`, `superset init`,
-///   `superset re-encrypt-secrets`, `superset fab create-admin`) and `superset_config.py`
+///   `superset fab create-admin`), models (what the rotate task re-encrypts) and `superset_config.py`
 ///   names (cache and Celery settings, `SQLALCHEMY_ENGINE_OPTIONS`, `FEATURE_FLAGS`) match
 ///   what the operator renders; older lines are past upstream support.
 /// - Below 6.2.0: 6.1 is the newest line the rendered configuration is checked against (the

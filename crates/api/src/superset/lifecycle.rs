@@ -74,7 +74,8 @@ pub struct LifecycleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrate: Option<MigrateTaskSpec>,
 
-    /// `superset re-encrypt-secrets` from the previous secret key. Present means enabled.
+    /// Re-encrypts the metastore's secrets (connection passwords, OAuth2 tokens, SSH tunnel
+    /// credentials) from the previous secret key to the current one. Present means enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotate: Option<RotateTaskSpec>,
 

@@ -372,6 +372,60 @@ async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() 
     // Alerts & Reports: beat schedules `reports.scheduler` every minute and a worker runs it.
     let report = superset_client(&env, &url, &["report", &metastore_uri(), "150"]);
     assert!(report["logs"].as_u64().unwrap_or(0) >= 1, "{report}");
+
+    // A rollout of every component: beat's old pod is gone before its new one exists, so no
+    // moment has two schedulers sending each report twice.
+    let api: Api<Superset> = env.api();
+    let reload = json!({ "spec": { "forceReload": "roll-everything-once" } });
+    api.patch(
+        "bi",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&reload),
+    )
+    .await
+    .unwrap();
+    let most = most_pods_at_once(&env, "celery-beat", Duration::from_secs(120)).await;
+    assert_eq!(most, 1, "two beat pods ran at once during the rollout");
+}
+
+/// The most pods of `component` that existed at once while it rolled out to new pods, sampled
+/// every 100 ms until a new pod is ready (or `limit`).
+async fn most_pods_at_once(env: &TestEnv, component: &str, limit: Duration) -> usize {
+    let pods: Api<Pod> = env.api();
+    let selector = format!("app.kubernetes.io/component={component}");
+    let list = || async {
+        pods.list(&ListParams::default().labels(&selector))
+            .await
+            .unwrap()
+            .items
+    };
+    let before: Vec<String> = list()
+        .await
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    let ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    };
+    let (started, mut most) = (std::time::Instant::now(), 0);
+    while started.elapsed() < limit {
+        let now = list().await;
+        most = most.max(now.len());
+        let rolled = now
+            .iter()
+            .any(|p| !before.contains(p.metadata.name.as_ref().unwrap()) && ready(p));
+        if rolled {
+            return most;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{component} did not roll out within {limit:?}\n{}",
+        pod_report(env).await
+    )
 }
 
 /// Seconds until the pod is gone from the API.
