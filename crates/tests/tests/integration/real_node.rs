@@ -388,7 +388,7 @@ async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() 
     assert_eq!(most, 1, "two beat pods ran at once during the rollout");
 }
 
-/// The most pods of `component` that existed at once while it rolled out to new pods, sampled
+/// The most pods of `component` running at once while it rolled out to new pods, sampled
 /// every 100 ms until a new pod is ready (or `limit`).
 async fn most_pods_at_once(env: &TestEnv, component: &str, limit: Duration) -> usize {
     let pods: Api<Pod> = env.api();
@@ -410,10 +410,20 @@ async fn most_pods_at_once(env: &TestEnv, component: &str, limit: Duration) -> u
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     };
+    // A deleted pod stays listed, in a terminal phase, after its containers stopped.
+    let running = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+            })
+    };
     let (started, mut most) = (std::time::Instant::now(), 0);
     while started.elapsed() < limit {
         let now = list().await;
-        most = most.max(now.len());
+        most = most.max(now.iter().filter(|p| running(p)).count());
         let rolled = now
             .iter()
             .any(|p| !before.contains(p.metadata.name.as_ref().unwrap()) && ready(p));
@@ -1067,6 +1077,8 @@ async fn the_operator_runs_as_a_pod_from_the_chart_and_from_install_yaml_and_dep
             "apply",
             "--server-side",
             "--force-conflicts",
+            // Its namespaced objects are in its own namespace, not the test's.
+            "--namespace=superset-operator",
             "-f",
             &workspace_file("config/install.yaml"),
         ],
