@@ -23,7 +23,7 @@ test: control-plane
 test-node: control-plane
 	cargo build --release --locked -p superset-operator
 	helm="$$(hack/helm.sh)" && \
-		SUPERSET_HELM="$$helm" SUPERSET_OPERATOR_BIN="$(OPERATOR_RELEASE_BIN)" \
+		SUPERSET_HELM="$$helm" SUPERSET_OPERATOR_IMAGE_BIN="$(OPERATOR_RELEASE_BIN)" \
 		cargo test -p superset-operator-tests --test integration --locked -- --test-threads=1 $(NODE_TESTS)
 	cargo test -p superset-operator --test demo --locked -- real_node::
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The demo, on the real node: a control plane with one real node (the test harness's node
 # tier: containerd, kubelet, kube-proxy and CoreDNS in network namespaces of their own), the
-# operator running against it, and examples/demo.yaml: PostgreSQL, Valkey and a Development
-# Superset 6.0.0 that the operator migrates, initialises and serves. It ends with the URL where
-# you log in. Needs root. The first run builds the control plane and the images (about twenty
+# operator running against it, hack/demo-services.yaml (PostgreSQL, Valkey) and
+# examples/demo.yaml: a Development Superset 6.0.0 that the operator migrates, initialises and
+# serves. It ends with the URL where you log in. Needs root. The first run builds the control plane and the images (about twenty
 # minutes on two cores, cached outside the repository); later runs take about two minutes.
 #
 #   hack/demo.sh up        start everything (reusing what already runs); print the login URL
@@ -42,7 +42,8 @@ start_node() {
     return
   fi
   mkdir -p "$state"
-  setsid nohup "$root/target/debug/superset-testkit" serve --node --dir "$plane" \
+  # The node's images need no operator image: the demo runs the operator on this machine.
+  setsid nohup env -u SUPERSET_OPERATOR_IMAGE_BIN "$root/target/debug/superset-testkit" serve --node --dir "$plane" \
     >"$state/node.log" 2>&1 &
   echo $! >"$node_pid_file"
   # The first run builds the images (hack/images.sh) before the node starts.
@@ -100,9 +101,9 @@ up() {
   step "Running the operator (logs: $log)"
   start_operator
 
-  step "Applying examples/demo.yaml in namespace $namespace: PostgreSQL, Valkey, a Superset"
+  step "Applying hack/demo-services.yaml (PostgreSQL, Valkey) and examples/demo.yaml (a Superset) in namespace $namespace"
   "$kubectl" create namespace "$namespace" --dry-run=client -o yaml | "$kubectl" apply -f - >/dev/null
-  "$kubectl" apply -n "$namespace" -f "$root/examples/demo.yaml"
+  "$kubectl" apply -n "$namespace" -f "$root/hack/demo-services.yaml" -f "$root/examples/demo.yaml"
 
   step "Waiting until the Superset is Available (migrate and init run first, then the components)"
   "$kubectl" wait -n "$namespace" --for=condition=Available superset/demo --timeout=900s
@@ -147,7 +148,10 @@ upgrade() {
     now=$("$kubectl" get superset demo -n "$namespace" \
       -o jsonpath='{.status.phase} {.status.lifecycle.phase} maintenance={.status.lifecycle.maintenanceActive}')
     if [[ "$now" != "$last" ]]; then
-      page=$(http_get "${address%:*}" "${address#*:}" /health | tail -n1 | grep -o '<title>[^<]*' | cut -c8- || true)
+      page=''
+      if [[ "$now" == *maintenance=true ]]; then
+        page=$(http_get "${address%:*}" "${address#*:}" / | grep -o '<title>[^<]*' | cut -c8- || true)
+      fi
       echo "$(date +%T) $now${page:+   http://$address/ shows the maintenance page: \"$page\"}"
       last=$now
     fi

@@ -17,7 +17,7 @@
 #   hack/images.sh --ids          print `ID<TAB>NAME...` for every image, without building
 #
 # The operator's own image is made of a binary built outside this script: it is built only
-# when SUPERSET_OPERATOR_BIN names one (see `operator` below). --list and --ids always show
+# when SUPERSET_OPERATOR_IMAGE_BIN names one (see `operator` below). --list and --ids always show
 # it; "all" includes it only when the variable is set (otherwise one line on stderr says it
 # was skipped), and asking for it by name or id without the variable is an error.
 #
@@ -55,7 +55,7 @@
 #   operator: docker.io/library/superset-operator:<version>, <version> the appVersion of
 #     charts/superset-operator/Chart.yaml (what config/install.yaml and the chart render,
 #     `superset-operator:<version>`). As the repository's Dockerfile: Debian bookworm with
-#     ca-certificates, $SUPERSET_OPERATOR_BIN (a release build: `cargo build --release
+#     ca-certificates, $SUPERSET_OPERATOR_IMAGE_BIN (a release build: `cargo build --release
 #     --locked -p superset-operator`, then target/release/superset-operator; a relative path
 #     is from the current directory) at /usr/local/bin/superset-operator, user 65532:65532,
 #     ENTRYPOINT that binary, CMD `run --leader-elect --log-format=json`, ports 8080 and 8081.
@@ -742,15 +742,15 @@ smoke_pause() {
 
 # ----------------------------------------------------------------------------- operator
 
-# Checks SUPERSET_OPERATOR_BIN and sets OPERATOR_BIN (absolute, since the build runs
+# Checks SUPERSET_OPERATOR_IMAGE_BIN and sets OPERATOR_BIN (absolute, since the build runs
 # elsewhere) and OPERATOR_BIN_SHA, the key's part that makes a new build a new archive.
 operator_bin() {
-  local bin=${SUPERSET_OPERATOR_BIN:-}
-  [[ -n "$bin" ]] || fail "the operator image needs SUPERSET_OPERATOR_BIN, the path of a release" \
+  local bin=${SUPERSET_OPERATOR_IMAGE_BIN:-}
+  [[ -n "$bin" ]] || fail "the operator image needs SUPERSET_OPERATOR_IMAGE_BIN, the path of a release" \
     "build of superset-operator (cargo build --release --locked -p superset-operator;" \
-    "SUPERSET_OPERATOR_BIN=target/release/superset-operator)"
+    "SUPERSET_OPERATOR_IMAGE_BIN=target/release/superset-operator)"
   [[ -f "$bin" && -x "$bin" ]] ||
-    fail "SUPERSET_OPERATOR_BIN=$bin is not an executable file (a relative path is from $PWD)"
+    fail "SUPERSET_OPERATOR_IMAGE_BIN=$bin is not an executable file (a relative path is from $PWD)"
   OPERATOR_BIN=$(realpath "$bin")
   OPERATOR_BIN_SHA=$(sha256sum <"$OPERATOR_BIN" | cut -d' ' -f1)
 }
@@ -788,7 +788,7 @@ smoke_operator() {
   echo "$version" >>"$build_log"
   version=${version%%$'\n'*}
   [[ "$version" == "superset-operator $OPERATOR_VERSION" ]] ||
-    fail "SUPERSET_OPERATOR_BIN prints \"$version\", but the chart's appVersion is $OPERATOR_VERSION"
+    fail "SUPERSET_OPERATOR_IMAGE_BIN prints \"$version\", but the chart's appVersion is $OPERATOR_VERSION"
   run "superset-operator run --leader-elect --log-format=json --help" in_root "$r" "${opts[@]}" \
     /usr/local/bin/superset-operator run --leader-elect --log-format=json --help
 }
@@ -917,8 +917,8 @@ main() {
   if [[ $# -eq 0 ]]; then
     for id in "${all[@]}"; do
       # No binary, no operator image: "all" stays what it is without one.
-      if [[ "$(kind_of "$id")" == operator && -z "${SUPERSET_OPERATOR_BIN:-}" ]]; then
-        log "skipping $(names_of "$id"): SUPERSET_OPERATOR_BIN (a release build of superset-operator) is not set"
+      if [[ "$(kind_of "$id")" == operator && -z "${SUPERSET_OPERATOR_IMAGE_BIN:-}" ]]; then
+        log "skipping $(names_of "$id"): SUPERSET_OPERATOR_IMAGE_BIN (a release build of superset-operator) is not set"
         continue
       fi
       wanted+=("$id")

@@ -163,6 +163,36 @@ fn production(name: &str, tag: &str) -> Value {
     })
 }
 
+/// One real Superset on the node with its own PostgreSQL, Valkey and operator, Available and
+/// with an admin user. Fields drop in order: the operator stops, the namespace goes, and then
+/// the next test may start.
+struct Deployed {
+    _operator: support::Operator,
+    env: TestEnv,
+    url: String,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+async fn deploy(superset: Value) -> Deployed {
+    let turn = ONE_AT_A_TIME.lock().await;
+    let env = superset_operator_testkit::node().await;
+    backing_services(&env).await;
+    let operator = support::operator(&env);
+    let name = superset["metadata"]["name"].as_str().unwrap().to_owned();
+    create::<Superset>(&env, superset).await;
+    let started = std::time::Instant::now();
+    wait_available(&env, &name).await;
+    eprintln!("real node: {name} Available in {:?}", started.elapsed());
+    creates_admin(&env, &name);
+    let url = web_url(&env, &name).await;
+    Deployed {
+        _operator: operator,
+        env,
+        url,
+        _turn: turn,
+    }
+}
+
 async fn wait_available(env: &TestEnv, name: &str) -> Superset {
     let api: Api<Superset> = env.api();
     let available = |s: Option<&Superset>| {
@@ -341,36 +371,24 @@ fn metastore_uri() -> String {
 
 #[tokio::test]
 async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let env = superset_operator_testkit::node().await;
-    backing_services(&env).await;
-    let _operator = support::operator(&env);
     let mut superset = production("bi", "6.1.0-dev");
     superset["spec"]["celeryFlower"] =
         json!({ "image": { "repository": "superset-flower", "tag": "6.1.0" } });
-    create::<Superset>(&env, superset).await;
-    let started = std::time::Instant::now();
-    wait_available(&env, "bi").await;
-    eprintln!(
-        "real node: Production Superset Available in {:?}",
-        started.elapsed()
-    );
-
-    let url = web_url(&env, "bi").await;
-    assert_eq!(http_status(&env, &format!("{url}/health")), "200");
-    assert_eq!(http_status(&env, &format!("{url}/login/")), "200");
-    creates_admin(&env, "bi");
-    let flower = service_url(&env, "bi-celery-flower").await;
+    let bi = deploy(superset).await;
+    let (env, url) = (&bi.env, &bi.url);
+    assert_eq!(http_status(env, &format!("{url}/health")), "200");
+    assert_eq!(http_status(env, &format!("{url}/login/")), "200");
+    let flower = service_url(env, "bi-celery-flower").await;
     assert_eq!(
-        http_status(&env, &format!("{flower}/flower/healthcheck")),
+        http_status(env, &format!("{flower}/flower/healthcheck")),
         "200"
     );
 
-    let query = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    let query = superset_client(env, url, &["sqllab", &metastore_uri()]);
     assert_eq!(query["data"][0]["answer"], 42, "{query}");
 
     // Alerts & Reports: beat schedules `reports.scheduler` every minute and a worker runs it.
-    let report = superset_client(&env, &url, &["report", &metastore_uri(), "150"]);
+    let report = superset_client(env, url, &["report", &metastore_uri(), "150"]);
     assert!(report["logs"].as_u64().unwrap_or(0) >= 1, "{report}");
 
     // A rollout of every component: beat's old pod is gone before its new one exists, so no
@@ -384,7 +402,7 @@ async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() 
     )
     .await
     .unwrap();
-    let most = most_pods_at_once(&env, "celery-beat", Duration::from_secs(120)).await;
+    let most = most_pods_at_once(env, "celery-beat", Duration::from_secs(120)).await;
     assert_eq!(most, 1, "two beat pods ran at once during the rollout");
 }
 
@@ -452,19 +470,13 @@ async fn seconds_until_gone(env: &TestEnv, name: &str) -> f64 {
 
 #[tokio::test]
 async fn a_web_pod_deleted_mid_request_finishes_the_request_and_stops_at_once() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let env = superset_operator_testkit::node().await;
-    backing_services(&env).await;
-    let _operator = support::operator(&env);
     let mut superset = production("gentle", "6.1.0-dev");
     // Superset refuses pg_sleep by default; this instance's users may sleep.
     superset["spec"]["config"] = json!("DISALLOWED_SQL_FUNCTIONS = {\"postgresql\": set()}\n");
-    create::<Superset>(&env, superset).await;
-    wait_available(&env, "gentle").await;
-    creates_admin(&env, "gentle");
-    let url = web_url(&env, "gentle").await;
+    let gentle = deploy(superset).await;
+    let (env, url) = (&gentle.env, &gentle.url);
     // Warm the connection so the slow request starts at once.
-    superset_client(&env, &url, &["slow-query", &metastore_uri(), "0"]);
+    superset_client(env, url, &["slow-query", &metastore_uri(), "0"]);
 
     let pods: Api<Pod> = env.api();
     let web = pods
@@ -478,7 +490,7 @@ async fn a_web_pod_deleted_mid_request_finishes_the_request_and_stops_at_once() 
         let mut command = env.node().command("python3");
         command.args([
             client_script().to_str().unwrap(),
-            &url,
+            url,
             ADMIN.0,
             ADMIN.1,
             "slow-query",
@@ -491,9 +503,9 @@ async fn a_web_pod_deleted_mid_request_finishes_the_request_and_stops_at_once() 
         command.spawn().expect("starting the slow request")
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let deleted = kubectl(&env, &["delete", "pod", &web, "--wait=false"]);
+    let deleted = kubectl(env, &["delete", "pod", &web, "--wait=false"]);
     assert!(deleted.status.success());
-    let gone_after = seconds_until_gone(&env, &web).await;
+    let gone_after = seconds_until_gone(env, &web).await;
     let finished = slow.wait_with_output().unwrap();
     assert!(
         finished.status.success(),
@@ -706,23 +718,17 @@ async fn component_images(env: &TestEnv, component: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_maintenance_page() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let env = superset_operator_testkit::node().await;
-    backing_services(&env).await;
-    let _operator = support::operator(&env);
     let mut superset = production("up", "6.0.0-dev");
     superset["spec"]["lifecycle"] = json!({
         "upgradeMode": "Supervised",
         "maintenancePage": { "title": PAGE_TITLE, "message": "Back in a minute." },
     });
-    create::<Superset>(&env, superset).await;
-    wait_available(&env, "up").await;
-    creates_admin(&env, "up");
-    let url = web_url(&env, "up").await;
+    let up = deploy(superset).await;
+    let (env, url) = (&up.env, &up.url);
     // Data saved on 6.0.0 that 6.1.0 must still serve.
-    let before = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    let before = superset_client(env, url, &["sqllab", &metastore_uri()]);
     assert_eq!(before["data"][0]["answer"], 42, "{before}");
-    let watcher = Watcher::start(&env, &url);
+    let watcher = Watcher::start(env, url);
 
     let api: Api<Superset> = env.api();
     let patch = json!({ "spec": { "image": { "tag": "6.1.0-dev" } } });
@@ -733,7 +739,7 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
     )
     .await
     .unwrap();
-    let waiting = wait_for(&env, "up", "AwaitingApproval", |s| {
+    let waiting = wait_for(env, "up", "AwaitingApproval", |s| {
         s.status
             .as_ref()
             .and_then(|s| s.lifecycle.as_ref())
@@ -757,15 +763,12 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
         "{}:6.0.0-dev",
         superset_operator_api::image::DEFAULT_SUPERSET_REPOSITORY
     );
-    assert_eq!(
-        component_images(&env, "web-server").await,
-        vec![old.clone()]
-    );
-    assert_eq!(http_status(&env, &format!("{url}/health")), "200");
+    assert_eq!(component_images(env, "web-server").await, vec![old.clone()]);
+    assert_eq!(http_status(env, &format!("{url}/health")), "200");
 
     let started = std::time::Instant::now();
     kubectl_ok(
-        &env,
+        env,
         &[
             "annotate",
             "superset",
@@ -774,7 +777,7 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
             "--overwrite",
         ],
     );
-    wait_for(&env, "up", "the maintenance page", |s| {
+    wait_for(env, "up", "the maintenance page", |s| {
         s.status
             .as_ref()
             .and_then(|s| s.lifecycle.as_ref())
@@ -782,7 +785,7 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
     })
     .await;
     let page = browser(
-        &env,
+        env,
         &[
             "screenshot",
             &format!("{url}/"),
@@ -792,7 +795,7 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
         ],
     );
     eprintln!("real node: the browser saw {page}");
-    let done = wait_for(&env, "up", "the upgrade's end", |s| {
+    let done = wait_for(env, "up", "the upgrade's end", |s| {
         s.metadata.generation.is_some()
             && s.status.as_ref().is_some_and(|status| {
                 status
@@ -838,7 +841,7 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
         "{}:6.1.0-dev",
         superset_operator_api::image::DEFAULT_SUPERSET_REPOSITORY
     );
-    assert_eq!(component_images(&env, "web-server").await, vec![new]);
+    assert_eq!(component_images(env, "web-server").await, vec![new]);
     assert!(
         !done
             .metadata
@@ -849,13 +852,13 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
     );
     let migrate = done.status.unwrap().lifecycle.unwrap().migrate.unwrap();
     eprintln!("real node: migrate {migrate:?}");
-    let after = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    let after = superset_client(env, url, &["sqllab", &metastore_uri()]);
     assert_eq!(after["data"][0]["answer"], 42, "{after}");
     let welcome = browser(
-        &env,
+        env,
         &[
             "login-screenshot",
-            &url,
+            url,
             ADMIN.0,
             ADMIN.1,
             &screenshot("welcome.png"),
@@ -872,20 +875,14 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
 
 #[tokio::test]
 async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before() {
-    let _turn = ONE_AT_A_TIME.lock().await;
-    let env = superset_operator_testkit::node().await;
-    backing_services(&env).await;
-    let _operator = support::operator(&env);
-    create::<Superset>(&env, production("keys", "6.1.0-dev")).await;
-    wait_available(&env, "keys").await;
-    creates_admin(&env, "keys");
-    let url = web_url(&env, "keys").await;
+    let keys = deploy(production("keys", "6.1.0-dev")).await;
+    let (env, url) = (&keys.env, &keys.url);
     // Saves the connection, its password encrypted with the first key, and uses it.
-    let before = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    let before = superset_client(env, url, &["sqllab", &metastore_uri()]);
     assert_eq!(before["data"][0]["answer"], 42, "{before}");
 
     create::<Secret>(
-        &env,
+        env,
         json!({
             "metadata": { "name": "superset-key-2" },
             "stringData": { "secret-key": "the-second-secret-key-of-the-node-tier-9876543210" }
@@ -906,7 +903,7 @@ async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before(
     .await
     .unwrap();
     let started = std::time::Instant::now();
-    let rotated = wait_for(&env, "keys", "the rotation", |s| {
+    let rotated = wait_for(env, "keys", "the rotation", |s| {
         s.status.as_ref().is_some_and(|status| {
             status.observed_generation == s.metadata.generation
                 && status
@@ -929,16 +926,16 @@ async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before(
         "real node: secret key rotated, Available again {:?} later",
         started.elapsed()
     );
-    let web = component_env(&env, "web-server", "SUPERSET_OPERATOR__SECRET_KEY").await;
+    let web = component_env(env, "web-server", "SUPERSET_OPERATOR__SECRET_KEY").await;
     assert_eq!(
         web,
         ["superset-key-2"],
         "the web server still reads the first key"
     );
     // The web server decrypts the saved password with the new key to run the query on a worker.
-    let after = superset_client(&env, &url, &["sqllab", &metastore_uri()]);
+    let after = superset_client(env, url, &["sqllab", &metastore_uri()]);
     assert_eq!(after["data"][0]["answer"], 42, "{after}");
-    let opened = superset_client(&env, &url, &["open-database", "metastore"]);
+    let opened = superset_client(env, url, &["open-database", "metastore"]);
     assert!(opened["database"].as_u64().is_some(), "{opened}");
     let status = serde_json::to_string(&rotated.status).unwrap();
     assert!(!status.contains("second-secret-key"), "{status}");
@@ -1010,7 +1007,7 @@ async fn the_operator_runs_as_a_pod_from_the_chart_and_from_install_yaml_and_dep
     let env = superset_operator_testkit::node().await;
     assert!(
         env.node().images().iter().any(|i| i == OPERATOR_IMAGE),
-        "the node has no {OPERATOR_IMAGE}: SUPERSET_OPERATOR_BIN must name a release build of \
+        "the node has no {OPERATOR_IMAGE}: SUPERSET_OPERATOR_IMAGE_BIN must name a release build of \
          superset-operator (`make test-node` builds one and sets it)"
     );
     backing_services(&env).await;
