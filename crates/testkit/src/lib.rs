@@ -69,8 +69,8 @@ pub enum Error {
     /// Something did not happen in time.
     #[error("timed out waiting for {0}")]
     Timeout(String),
-    /// The shared control plane failed to start in an earlier test of this binary.
-    #[error("the shared control plane failed to start: {0}")]
+    /// The tier, which starts once for every test of a test binary, did not start.
+    #[error("{0} (the tier starts once for all the tests of this binary)")]
     Shared(String),
     /// A Kubernetes API call failed.
     #[error(transparent)]
