@@ -529,20 +529,14 @@ async fn a_web_pod_deleted_mid_request_finishes_the_request_and_stops_at_once() 
     );
 }
 
-/// Every key in the Valkey of `env`'s namespace.
+/// Every key in every database of the Valkey of `env`'s namespace.
 fn valkey_keys(env: &TestEnv) -> Vec<String> {
+    // Caches, results and coordination use databases 1 to 7, Celery 0.
+    let every_database = "for db in $(seq 0 15); do \
+        redis-cli -a \"$VALKEY_PASSWORD\" --no-auth-warning -n \"$db\" --scan; done";
     let out = kubectl_ok(
         env,
-        &[
-            "exec",
-            "deploy/valkey",
-            "--",
-            "redis-cli",
-            "-a",
-            VALKEY_PASSWORD,
-            "--no-auth-warning",
-            "--scan",
-        ],
+        &["exec", "deploy/valkey", "--", "sh", "-c", every_database],
     );
     String::from_utf8_lossy(&out.stdout)
         .lines()
