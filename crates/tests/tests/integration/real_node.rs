@@ -193,15 +193,34 @@ async fn deploy(superset: Value) -> Deployed {
     }
 }
 
+/// Merges `patch` into the Superset `name`.
+async fn merge_patch(env: &TestEnv, name: &str, patch: Value) -> Superset {
+    let api: Api<Superset> = env.api();
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("patching {name} with {patch}: {e}"))
+}
+
+/// Whether the status has `condition` True.
+fn is_true(
+    status: &superset_operator_api::superset::status::SupersetStatus,
+    condition: &str,
+) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == condition && c.status == "True")
+}
+
 async fn wait_available(env: &TestEnv, name: &str) -> Superset {
     let api: Api<Superset> = env.api();
     let available = |s: Option<&Superset>| {
-        s.and_then(|s| s.status.as_ref()).is_some_and(|status| {
-            status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Available" && c.status == "True")
-        })
+        s.and_then(|s| s.status.as_ref())
+            .is_some_and(|status| is_true(status, "Available"))
     };
     match tokio::time::timeout(CONVERGE, await_condition(api.clone(), name, available)).await {
         Ok(done) => done.unwrap().unwrap(),
@@ -314,20 +333,18 @@ fn http_status(env: &TestEnv, url: &str) -> String {
 
 /// Headless Chromium in the node's network (no route out), driven by `browser.py`.
 fn browser(env: &TestEnv, args: &[&str]) -> Value {
-    let script = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/node/browser.py"
-    ));
-    let out = env
-        .node()
-        .command("python3")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("running the browser");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/browser.py");
+    let mut all = vec![script];
+    all.extend_from_slice(args);
+    python_in_network(env, &all)
+}
+
+/// A Python script of `tests/node` run in the node's network; its last line is JSON.
+fn python_in_network(env: &TestEnv, args: &[&str]) -> Value {
+    let out = in_network(env, "python3", args);
     assert!(
         out.status.success(),
-        "browser {args:?}: {}{}",
+        "{args:?}: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -347,15 +364,7 @@ fn superset_client(env: &TestEnv, url: &str, args: &[&str]) -> Value {
     let script = client_script().to_str().unwrap().to_owned();
     let mut all = vec![script.as_str(), url, ADMIN.0, ADMIN.1];
     all.extend_from_slice(args);
-    let out = in_network(env, "python3", &all);
-    assert!(
-        out.status.success(),
-        "superset_client {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+    python_in_network(env, &all)
 }
 
 fn metastore_uri() -> String {
@@ -393,15 +402,12 @@ async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() 
 
     // A rollout of every component: beat's old pod is gone before its new one exists, so no
     // moment has two schedulers sending each report twice.
-    let api: Api<Superset> = env.api();
-    let reload = json!({ "spec": { "forceReload": "roll-everything-once" } });
-    api.patch(
+    merge_patch(
+        env,
         "bi",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&reload),
+        json!({ "spec": { "forceReload": "roll-everything-once" } }),
     )
-    .await
-    .unwrap();
+    .await;
     let most = most_pods_at_once(env, "celery-beat", Duration::from_secs(120)).await;
     assert_eq!(most, 1, "two beat pods ran at once during the rollout");
 }
@@ -724,15 +730,12 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
     assert_eq!(before["data"][0]["answer"], 42, "{before}");
     let watcher = Watcher::start(env, url);
 
-    let api: Api<Superset> = env.api();
-    let patch = json!({ "spec": { "image": { "tag": "6.1.0-dev" } } });
-    api.patch(
+    merge_patch(
+        env,
         "up",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
+        json!({ "spec": { "image": { "tag": "6.1.0-dev" } } }),
     )
-    .await
-    .unwrap();
+    .await;
     let waiting = wait_for(env, "up", "AwaitingApproval", |s| {
         s.status
             .as_ref()
@@ -792,18 +795,12 @@ async fn a_supervised_upgrade_waits_for_approval_then_migrates_behind_the_mainte
     let done = wait_for(env, "up", "the upgrade's end", |s| {
         s.metadata.generation.is_some()
             && s.status.as_ref().is_some_and(|status| {
-                status
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "LifecycleComplete" && c.status == "True")
+                is_true(status, "LifecycleComplete")
                     && status
                         .lifecycle
                         .as_ref()
                         .is_some_and(|l| l.maintenance_active != Some(true))
-                    && status
-                        .conditions
-                        .iter()
-                        .any(|c| c.type_ == "Available" && c.status == "True")
+                    && is_true(status, "Available")
             })
     })
     .await;
@@ -883,19 +880,16 @@ async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before(
         }),
     )
     .await;
-    let api: Api<Superset> = env.api();
-    let rotation = json!({ "spec": {
+    merge_patch(
+        env,
+        "keys",
+        json!({ "spec": {
         "secretKeyFrom": { "name": "superset-key-2", "key": "secret-key" },
         "previousSecretKeyFrom": { "name": "superset", "key": "secret-key" },
         "lifecycle": { "rotate": {} },
-    } });
-    api.patch(
-        "keys",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&rotation),
+    } }),
     )
-    .await
-    .unwrap();
+    .await;
     let started = std::time::Instant::now();
     let rotated = wait_for(env, "keys", "the rotation", |s| {
         s.status.as_ref().is_some_and(|status| {
@@ -905,14 +899,8 @@ async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before(
                     .as_ref()
                     .and_then(|l| l.rotate.as_ref())
                     .is_some_and(|r| r.state == superset_operator_api::status::TaskState::Complete)
-                && status
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "LifecycleComplete" && c.status == "True")
-                && status
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "Available" && c.status == "True")
+                && is_true(status, "LifecycleComplete")
+                && is_true(status, "Available")
         })
     })
     .await;
@@ -1084,16 +1072,12 @@ async fn the_operator_runs_as_a_pod_from_the_chart_and_from_install_yaml_and_dep
             "--timeout=180s",
         ],
     );
-    let api: Api<Superset> = env.api();
-    let scale = json!({ "spec": { "webServer": { "replicas": 2 } } });
-    let patched = api
-        .patch(
-            "charted",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(&scale),
-        )
-        .await
-        .unwrap();
+    let patched = merge_patch(
+        &env,
+        "charted",
+        json!({ "spec": { "webServer": { "replicas": 2 } } }),
+    )
+    .await;
     let generation = patched.metadata.generation;
     let deployments: Api<Deployment> = env.api();
     let scaled = await_condition(
