@@ -212,11 +212,52 @@ pub fn render(config: &PythonConfig<'_>) -> String {
             out.push('\n');
         }
     }
+    if valkey.is_some_and(|v| {
+        v.distributed_coordination
+            .as_ref()
+            .is_none_or(|c| c.disabled != Some(true))
+    }) {
+        out.push_str(PREFIXED_LOCKS);
+    }
     while out.ends_with("\n\n") {
         out.pop();
     }
     out
 }
+
+/// Superset 6.1 takes its Redis locks (`lock:<namespace>:<key>`: one shared task, one user's
+/// OAuth2 token refresh) with the coordination backend's raw client, which ignores
+/// `CACHE_KEY_PREFIX`, so two instances sharing a Valkey would hold each other's locks. An
+/// app mutator puts the instance's prefix in front. It comes after the user's config and
+/// calls a `FLASK_APP_MUTATOR` of theirs too.
+const PREFIXED_LOCKS: &str = r#"# Superset's Redis locks with this instance's prefix (they ignore CACHE_KEY_PREFIX)
+def _prefix_locks():
+    try:
+        from superset.commands.distributed_lock.base import BaseDistributedLockCommand as _Lock
+    except ImportError:  # before Superset 6.1, locks live in the metastore
+        return
+    unprefixed = _Lock.redis_lock_key.fget
+    if getattr(unprefixed, "instance_prefixed", False):
+        return
+    prefix = DISTRIBUTED_COORDINATION_CONFIG["CACHE_KEY_PREFIX"]
+
+    def prefixed(self):
+        return prefix + unprefixed(self)
+
+    prefixed.instance_prefixed = True
+    _Lock.redis_lock_key = property(prefixed)
+
+
+def _with_prefixed_locks(user_mutator):
+    def mutate(app):
+        _prefix_locks()
+        return user_mutator(app) if user_mutator else None
+
+    return mutate
+
+
+FLASK_APP_MUTATOR = _with_prefixed_locks(globals().get("FLASK_APP_MUTATOR"))
+"#;
 
 fn env_required(name: &str) -> String {
     format!("os.environ[\"{name}\"]")

@@ -345,6 +345,32 @@ fn feature_flags_web_port_and_user_config_come_through_in_order() {
 }
 
 #[test]
+fn the_lock_prefix_mutator_comes_last_and_runs_the_users_own() {
+    let yaml = format!(
+        "{PRODUCTION}  valkey: {{host: valkey}}\n  config: \"FLASK_APP_MUTATOR = lambda app: app.append('user')\"\n  webServer: {{}}\n"
+    );
+    let resolved = common::resolved(&yaml);
+    for (what, config, env) in rendered(&resolved) {
+        let mutator = config.find("FLASK_APP_MUTATOR = _with_prefixed_locks");
+        let user = config.find("FLASK_APP_MUTATOR = lambda");
+        assert!(mutator > user && user.is_some(), "{what}:\n{config}");
+        let settings = run_python("python3", &script("exec_config.py"), &config, &env);
+        assert_eq!(
+            settings["FLASK_APP_MUTATOR"],
+            serde_json::json!(["user"]),
+            "{what}"
+        );
+    }
+    let without = common::resolved(&format!("{PRODUCTION}  webServer: {{}}\n"));
+    for (what, config, _) in rendered(&without) {
+        assert!(
+            !config.contains("FLASK_APP_MUTATOR"),
+            "{what}: no Valkey, no locks there"
+        );
+    }
+}
+
+#[test]
 fn every_example_in_docs_executes() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut executed = 0;

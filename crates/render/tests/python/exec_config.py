@@ -1,6 +1,7 @@
 """Executes a rendered superset_config.py with plain Python and prints its settings as JSON.
 
 Usage: python3 exec_config.py PATH. The environment must carry the operator's variables.
+A FLASK_APP_MUTATOR is called with a list for the app; the list is printed in its place.
 Where cachelib or SQLAlchemy are not installed, minimal stand-ins record how the config uses
 them, so the check needs nothing beyond the standard library.
 """
@@ -51,4 +52,10 @@ def plain(value):
 
 
 settings = runpy.run_path(sys.argv[1])
-print(json.dumps({k: plain(v) for k, v in settings.items() if k.isupper()}, sort_keys=True))
+output = {k: plain(v) for k, v in settings.items() if k.isupper()}
+# The app mutator, run on a list standing in for the app: what it did to it.
+if callable(settings.get("FLASK_APP_MUTATOR")):
+    app = []
+    settings["FLASK_APP_MUTATOR"](app)
+    output["FLASK_APP_MUTATOR"] = app
+print(json.dumps(output, sort_keys=True))

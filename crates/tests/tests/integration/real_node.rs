@@ -550,6 +550,72 @@ fn valkey_keys(env: &TestEnv) -> Vec<String> {
         .collect()
 }
 
+/// Superset's `DistributedLock("node-tier", shared=1)`, held `seconds` in a web pod of `name`.
+const TAKE_LOCK: &str = r#"
+import sys, time
+from superset.app import create_app
+with create_app().app_context():
+    from superset.distributed_lock import DistributedLock
+    with DistributedLock("node-tier", ttl_seconds=60, shared=1):
+        print("held", flush=True)
+        time.sleep(float(sys.argv[1]))
+"#;
+
+fn lock_command(name: &str, seconds: u32) -> Vec<String> {
+    let deployment = format!("deploy/{name}-web-server");
+    [
+        "exec",
+        &deployment,
+        "--",
+        "python",
+        "-c",
+        TAKE_LOCK,
+        &seconds.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// A lock held in the background.
+struct HeldLock(std::process::Child);
+
+fn take_lock(env: &TestEnv, name: &str, seconds: u32) -> HeldLock {
+    let child = env
+        .kubectl()
+        .args(lock_command(name, seconds))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running kubectl exec");
+    HeldLock(child)
+}
+
+impl HeldLock {
+    /// Blocks until the pod printed `held`; returns what it printed before.
+    fn wait_until_held(&mut self) -> Vec<String> {
+        use std::io::BufRead;
+        let stdout = self.0.stdout.as_mut().expect("piped stdout");
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            if line.trim() == "held" {
+                return seen;
+            }
+            seen.push(line);
+        }
+        panic!("the lock was never held: {seen:?}");
+    }
+
+    fn finish(self) {
+        let out = self.0.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "the lock holder failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[tokio::test]
 async fn two_supersets_of_one_name_sharing_a_valkey_never_take_each_others_work() {
     let _turn = ONE_AT_A_TIME.lock().await;
@@ -584,7 +650,26 @@ async fn two_supersets_of_one_name_sharing_a_valkey_never_take_each_others_work(
         }
     }
 
+    // The same lock (one namespace, the same parameters) taken by both instances at once:
+    // each holds its own.
+    let mut holding = take_lock(&a, "bi", 20);
+    let taken = holding.wait_until_held();
+    let other = b.kubectl().args(lock_command("bi", 0)).output().unwrap();
+    assert!(
+        other.status.success() && String::from_utf8_lossy(&other.stdout).contains("held"),
+        "{} could not take the lock {} holds: {}",
+        b.namespace,
+        a.namespace,
+        String::from_utf8_lossy(&other.stderr)
+    );
     let keys = valkey_keys(&a);
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{}/bi_coordination_lock:", a.namespace))),
+        "no prefixed lock of {} while it held one ({taken:?}): {keys:?}",
+        a.namespace
+    );
+    holding.finish();
     let prefixes = [
         format!("{}/bi_", a.namespace),
         format!("{}/bi_", b.namespace),
