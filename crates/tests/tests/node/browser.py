@@ -240,20 +240,26 @@ class Browser:
         return {"url": url, "title": title, "bytes": size, "seconds": seconds}
 
 
-def login_screenshot(browser, base, user, password, out, started):
+def login_screenshot(browser, base, user, password, out, started, attempts=3):
+    """Signs in; a form that comes back is filled again, up to `attempts` times: on a busy
+    machine React may re-render it between the typing and the click."""
     browser.goto(base.rstrip("/") + "/login/")
     inputs = f"!!{INPUT.format('username')} && !!{INPUT.format('password')}"
-    browser.wait_for(lambda: browser.probe(inputs), 60, "the login form's inputs")
-    browser.loads = 0
-    browser.evaluate(f"({SUBMIT})({json.dumps(user)}, {json.dumps(password)})")
     welcome = "location.pathname.startsWith('/superset/welcome/')"
+    for attempt in range(1, attempts + 1):
+        browser.wait_for(lambda: browser.probe(inputs), 60, "the login form's inputs")
+        browser.loads = 0
+        browser.evaluate(f"({SUBMIT})({json.dumps(user)}, {json.dumps(password)})")
 
-    def landed():
-        if browser.loads and browser.probe("location.pathname.startsWith('/login')"):
-            browser.fail("the login form came back: wrong user or password?")
-        return browser.loads and browser.probe(f"{welcome} && document.readyState == 'complete'")
+        def landed():
+            if browser.loads and browser.probe("location.pathname.startsWith('/login')"):
+                return "again"
+            return browser.loads and browser.probe(f"{welcome} && document.readyState == 'complete'")
 
-    browser.wait_for(landed, 90, "the welcome page after signing in")
+        if browser.wait_for(landed, 90, "the welcome page after signing in") != "again":
+            break
+        if attempt == attempts:
+            browser.fail(f"the login form came back {attempts} times: wrong user or password?")
     browser.wait_for(lambda: browser.probe("document.body.innerText.trim()"), 60, "its text")
     settled = browser.settle()
     return {**browser.screenshot(out, started), "settled": settled}
