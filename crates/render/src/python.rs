@@ -234,10 +234,11 @@ const PREFIXED_LOCKS: &str = r#"# Superset's Redis locks with this instance's pr
 def _prefix_locks():
     try:
         from superset.commands.distributed_lock.base import BaseDistributedLockCommand as _Lock
-    except ImportError:  # before Superset 6.1, locks live in the metastore
+    except ImportError:  # before Superset 6.0, no distributed locks
         return
-    unprefixed = _Lock.redis_lock_key.fget
-    if getattr(unprefixed, "instance_prefixed", False):
+    # Superset 6.0's locks live in the metastore: no Redis key to prefix.
+    unprefixed = getattr(getattr(_Lock, "redis_lock_key", None), "fget", None)
+    if unprefixed is None or getattr(unprefixed, "instance_prefixed", False):
         return
     prefix = DISTRIBUTED_COORDINATION_CONFIG["CACHE_KEY_PREFIX"]
 
