@@ -216,10 +216,16 @@ impl Drop for TestEnv {
         if self.node.is_some() {
             // Pods of a real node keep running after their test: the namespace goes, so that
             // the next test has the node's CPU and memory to itself.
-            let _ = Command::new(self.plane.bin_dir().join("kubectl"))
-                .env("KUBECONFIG", self.plane.kubeconfig())
+            let deleted = self
+                .kubectl()
                 .args(["delete", "namespace", &self.namespace, "--wait=false"])
                 .output();
+            if !deleted.as_ref().is_ok_and(|out| out.status.success()) {
+                eprintln!(
+                    "testkit: namespace {} stays on the node: {deleted:?}",
+                    self.namespace
+                );
+            }
         }
         if std::thread::panicking() {
             let marker = self.plane.dir().join("KEEP");

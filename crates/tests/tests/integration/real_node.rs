@@ -784,6 +784,18 @@ async fn wait_for(
 
 /// The images the pods of one component run.
 async fn component_images(env: &TestEnv, component: &str) -> Vec<String> {
+    live_containers(env, component)
+        .await
+        .into_iter()
+        .filter_map(|c| c.image)
+        .collect()
+}
+
+/// The containers of a component's pods that are not being deleted.
+async fn live_containers(
+    env: &TestEnv,
+    component: &str,
+) -> Vec<k8s_openapi::api::core::v1::Container> {
     let pods: Api<Pod> = env.api();
     pods.list(&ListParams::default().labels(&format!("app.kubernetes.io/component={component}")))
         .await
@@ -791,13 +803,7 @@ async fn component_images(env: &TestEnv, component: &str) -> Vec<String> {
         .items
         .into_iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .flat_map(|p| {
-            p.spec
-                .unwrap()
-                .containers
-                .into_iter()
-                .filter_map(|c| c.image)
-        })
+        .flat_map(|p| p.spec.unwrap().containers)
         .collect()
 }
 
@@ -1010,14 +1016,9 @@ async fn a_rotated_secret_key_still_opens_the_database_connections_saved_before(
 
 /// The Secrets the running pods of a component read `variable` from.
 async fn component_env(env: &TestEnv, component: &str, variable: &str) -> Vec<String> {
-    let pods: Api<Pod> = env.api();
-    pods.list(&ListParams::default().labels(&format!("app.kubernetes.io/component={component}")))
+    live_containers(env, component)
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .flat_map(|p| p.spec.unwrap().containers)
         .flat_map(|c| c.env.unwrap_or_default())
         .filter(|e| e.name == variable)
         .filter_map(|e| e.value_from?.secret_key_ref.map(|r| r.name))
