@@ -19,13 +19,14 @@ test: control-plane
 
 ## Only the tests on the real node: a real kubelet, containerd, kube-proxy and CoreDNS in
 ## network namespaces of the harness, with images built by hack/images.sh (cached).
-# The operator's own image (hack/images.sh) packs the release binary.
+# The operator's own image (hack/images.sh) packs the release binary. The tests run with the
+# same package selection as `test` (--workspace): with `-p` alone cargo would resolve the
+# dependencies' features anew and build them all a second time, on disk as well.
 test-node: control-plane
 	cargo build --release --locked -p superset-operator
 	helm="$$(hack/helm.sh)" && \
 		SUPERSET_HELM="$$helm" SUPERSET_OPERATOR_IMAGE_BIN="$(OPERATOR_RELEASE_BIN)" \
-		cargo test -p superset-operator-tests --test integration --locked -- --test-threads=1 $(NODE_TESTS)
-	cargo test -p superset-operator --test demo --locked -- real_node::
+		cargo test --workspace --locked --tests -- --test-threads=1 $(NODE_TESTS)
 
 ## On the real node (needs root): start a control plane with one real node, run the operator,
 ## apply examples/demo.yaml (PostgreSQL, Valkey, a Superset 6.0.0) and print the URL to log in
