@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod children;
+pub mod duration;
 pub mod generated;
 pub mod image;
 pub mod scaling;
@@ -44,5 +45,8 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         SupersetMcpServer::crd(),
         SupersetLifecycleTask::crd(),
     ];
-    crds.into_iter().map(schema::reflow_descriptions).collect()
+    crds.into_iter()
+        .map(schema::reflow_descriptions)
+        .map(schema::bound_int32)
+        .collect()
 }

@@ -29,6 +29,35 @@ fn strip_descriptions(value: &mut Value) {
     }
 }
 
+/// Gives every 32-bit integer of a CRD its bounds. The API server does not enforce
+/// `format: int32` on custom resources: `replicas: 2147483648` was admitted, and the operator,
+/// whose field is an `i32`, could then not read that Superset at all.
+pub(crate) fn bound_int32(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut value = serde_json::to_value(crd).expect("a CRD serialises");
+    bound(&mut value);
+    serde_json::from_value(value).expect("bounding integers keeps a CRD valid")
+}
+
+fn bound(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some("int32") {
+                let within = |key: &str, limit: i64, keep: fn(i64, i64) -> i64| {
+                    let given = map.get(key).and_then(Value::as_i64);
+                    Value::from(given.map_or(limit, |given| keep(given, limit)))
+                };
+                let minimum = within("minimum", i32::MIN.into(), i64::max);
+                let maximum = within("maximum", i32::MAX.into(), i64::min);
+                map.insert("minimum".into(), minimum);
+                map.insert("maximum".into(), maximum);
+            }
+            map.values_mut().for_each(bound);
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound),
+        _ => {}
+    }
+}
+
 /// Joins the lines of each description into paragraphs. Doc comments wrap at 100 columns;
 /// `kubectl explain` wraps again, and would otherwise show the source's line breaks.
 pub(crate) fn reflow_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {

@@ -2,8 +2,8 @@
 //! the parent. Its controller runs one attempt at a time until the task completes for the
 //! checksum in its spec.
 
+use crate::duration::Timeout;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::core::Duration;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -73,9 +73,9 @@ pub struct SupersetLifecycleTaskSpec {
     #[schemars(length(min = 1))]
     pub config_checksum: String,
 
-    /// Longest one attempt may run (5m when unset).
+    /// Longest one attempt may run, from `1s` to `168h` (5m when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<Timeout>,
 
     /// Attempts before the task is marked Failed.
     #[serde(default = "default_max_retries")]

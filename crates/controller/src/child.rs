@@ -30,6 +30,9 @@ use superset_operator_api::{
 use superset_operator_render::{Component, labels, naming, workload};
 
 use crate::apply::{self, Control, FIELD_MANAGER, owned_by, owner_reference};
+use crate::decode::Lenient;
+use crate::report::without_reports;
+use crate::retry::{Retries, guarded};
 use crate::watch::{self, Caches, Seen, Watched};
 use crate::{Error, Scope, Tuning, conditions, events, metrics};
 
@@ -82,6 +85,7 @@ component_child!(SupersetWebsocketServer, Component::WebsocketServer, service: |
 struct Context {
     client: Client,
     caches: Caches,
+    retries: Retries,
 }
 
 /// Runs the controller of one child kind until the stream ends.
@@ -124,7 +128,11 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope, tuning: Tuning
         .run(
             |child, ctx| metrics::measure(K::COMPONENT.kind(), read_and_reconcile::<K>(child, ctx)),
             error_policy::<K>,
-            Arc::new(Context { client, caches }),
+            Arc::new(Context {
+                client,
+                caches,
+                retries: Retries::default(),
+            }),
         )
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -135,12 +143,11 @@ pub async fn run<K: ComponentChild>(client: Client, scope: Scope, tuning: Tuning
 }
 
 fn error_policy<K: ComponentChild>(
-    _child: Arc<PartialObjectMeta<K>>,
+    child: Arc<PartialObjectMeta<K>>,
     error: &Error,
-    _ctx: Arc<Context>,
+    ctx: Arc<Context>,
 ) -> Action {
-    tracing::warn!(%error, kind = K::kind(&()).as_ref(), "reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+    ctx.retries.after_failure(child.as_ref(), error)
 }
 
 /// Reads the child the watch saw change and reconciles it; one deleted since needs nothing.
@@ -149,9 +156,14 @@ async fn read_and_reconcile<K: ComponentChild>(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let namespace = seen.namespace().ok_or(Error::MissingIdentity)?;
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<Lenient<K>> = Api::namespaced(ctx.client.clone(), &namespace);
     match api.get_opt(&seen.name_any()).await? {
-        Some(child) => reconcile(&child, &ctx).await,
+        Some(child) => {
+            guarded(&ctx.client, &ctx.retries, &child, |child| {
+                reconcile(child, &ctx)
+            })
+            .await
+        }
         None => Ok(Action::await_change()),
     }
 }
@@ -235,7 +247,11 @@ async fn reconcile<K: ComponentChild>(child: &K, ctx: &Context) -> Result<Action
             .map(|s| s.conditions.clone())
             .unwrap_or_default();
         events::on_transition(&ctx.client, child, &before, &status.conditions, "Ready").await;
-        let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+        let api: Api<Lenient<K>> = Api::namespaced(ctx.client.clone(), &namespace);
+        let status = ComponentChildStatus {
+            conditions: without_reports(&status.conditions),
+            ..status
+        };
         let patch =
             json!({ "apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status });
         api.patch_status(
@@ -261,11 +277,14 @@ pub(crate) async fn parent_suspended<K: Resource>(
     else {
         return Ok(false);
     };
-    let supersets: Api<superset_operator_api::Superset> =
+    // Read leniently: a parent that does not fit its type is reported by its own controller,
+    // and its children keep running as they are.
+    let supersets: Api<Lenient<superset_operator_api::Superset>> =
         Api::namespaced(client.clone(), namespace);
     Ok(supersets
         .get_opt(&owner.name)
         .await?
+        .and_then(Lenient::into_valid)
         .is_some_and(|s| s.spec.suspend == Some(true)))
 }
 

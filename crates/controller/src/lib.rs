@@ -5,11 +5,14 @@
 pub mod apply;
 pub mod child;
 mod conditions;
+pub mod decode;
 mod events;
 mod lifecycle;
 pub mod metrics;
 pub mod parent;
 pub mod rbac;
+pub mod report;
+mod retry;
 pub mod task;
 mod watch;
 
@@ -37,6 +40,9 @@ pub enum Error {
     /// The Superset cannot be resolved.
     #[error(transparent)]
     Resolve(#[from] superset_operator_render::resolve::ResolveError),
+    /// The reconcile panicked: a defect of the operator, met on this object alone.
+    #[error("the operator failed on this object (a defect; please report it): {0}")]
+    Panicked(String),
 }
 
 impl Error {
@@ -56,6 +62,53 @@ impl Error {
             Error::Json(_) => "encoding",
             Error::MissingIdentity => "identity",
             Error::Resolve(_) => "resolve",
+            Error::Panicked(_) => "panic",
+        }
+    }
+
+    /// The reason of the condition and event that report the failure.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(status)) => match status.code {
+                400 => "BadRequest",
+                403 => "Forbidden",
+                404 => "NotFound",
+                409 => "Conflict",
+                422 => "Invalid",
+                429 => "Throttled",
+                500.. => "APIServerError",
+                _ => "APIError",
+            },
+            Error::Kube(_) => "APIUnreachable",
+            Error::Json(_) => "EncodingFailed",
+            Error::MissingIdentity => "MissingIdentity",
+            Error::Resolve(_) => "SpecNotResolvable",
+            Error::Panicked(_) => "InternalError",
+        }
+    }
+
+    /// What the user reads: the API server's own message for a rejected request, redacted
+    /// and shortened, as every message that leaves the operator.
+    pub fn message(&self) -> String {
+        let text = match self {
+            Error::Kube(kube::Error::Api(status)) if !status.message.is_empty() => {
+                status.message.clone()
+            }
+            other => other.to_string(),
+        };
+        superset_operator_render::redact::redact_and_truncate(&text)
+    }
+
+    /// Whether only a change (of the object or what it is made from) can fix it, so that
+    /// retrying on a timer would fail the same way: a request the API server found invalid,
+    /// a Superset that cannot be resolved, a defect.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Kube(kube::Error::Api(status)) => matches!(status.code, 400 | 422),
+            Error::Kube(_) => false,
+            Error::Json(_) | Error::MissingIdentity | Error::Resolve(_) | Error::Panicked(_) => {
+                true
+            }
         }
     }
 }
@@ -105,16 +158,17 @@ impl Default for Tuning {
     }
 }
 
-/// Runs every controller until they stop.
+/// Runs every controller until one of them stops (none does but by a defect), naming it.
 pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
-    futures::join!(
-        parent::run(client.clone(), scope.clone(), tuning),
-        child::run::<SupersetWebServer>(client.clone(), scope.clone(), tuning),
-        child::run::<SupersetCeleryWorker>(client.clone(), scope.clone(), tuning),
-        child::run::<SupersetCeleryBeat>(client.clone(), scope.clone(), tuning),
-        child::run::<SupersetCeleryFlower>(client.clone(), scope.clone(), tuning),
-        child::run::<SupersetMcpServer>(client.clone(), scope.clone(), tuning),
-        child::run::<SupersetWebsocketServer>(client.clone(), scope.clone(), tuning),
-        task::run(client.clone(), scope.clone(), tuning),
-    );
+    let stopped = tokio::select! {
+        () = parent::run(client.clone(), scope.clone(), tuning) => "Superset",
+        () = child::run::<SupersetWebServer>(client.clone(), scope.clone(), tuning) => "SupersetWebServer",
+        () = child::run::<SupersetCeleryWorker>(client.clone(), scope.clone(), tuning) => "SupersetCeleryWorker",
+        () = child::run::<SupersetCeleryBeat>(client.clone(), scope.clone(), tuning) => "SupersetCeleryBeat",
+        () = child::run::<SupersetCeleryFlower>(client.clone(), scope.clone(), tuning) => "SupersetCeleryFlower",
+        () = child::run::<SupersetMcpServer>(client.clone(), scope.clone(), tuning) => "SupersetMcpServer",
+        () = child::run::<SupersetWebsocketServer>(client.clone(), scope.clone(), tuning) => "SupersetWebsocketServer",
+        () = task::run(client.clone(), scope.clone(), tuning) => "SupersetLifecycleTask",
+    };
+    tracing::error!(controller = stopped, ?scope, "a controller stopped");
 }

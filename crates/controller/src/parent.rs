@@ -36,6 +36,9 @@ use superset_operator_render::{
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
 use crate::child::{ComponentChild, sync, sync_live};
+use crate::decode::Lenient;
+use crate::report::without_reports;
+use crate::retry::{Retries, guarded};
 use crate::watch::Caches;
 use crate::{Error, Scope, Tuning, conditions, events, lifecycle, metrics, watch};
 
@@ -43,6 +46,7 @@ struct Context {
     client: Client,
     kinds: Discovered,
     caches: Caches,
+    retries: Retries,
 }
 
 /// What discovery last said about each optional kind, and when. Asking on every reconcile
@@ -90,7 +94,7 @@ impl Discovered {
 
 /// Runs the `Superset` controller until the stream ends.
 pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
-    let api: Api<Superset> = scope.api(&client);
+    let api: Api<Lenient<Superset>> = scope.api(&client);
     let config = watch::config;
     let mut controller = watch::controller(api, config(), tuning);
     // Kinds of other projects are watched when their CRDs are installed at start-up; one that
@@ -154,12 +158,20 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
             &mut caches,
         ))
         .run(
-            |superset, ctx| metrics::measure("superset", reconcile(superset, ctx)),
+            |superset, ctx| {
+                metrics::measure("superset", async move {
+                    guarded(&ctx.client, &ctx.retries, &superset, |valid| {
+                        reconcile(valid, &ctx)
+                    })
+                    .await
+                })
+            },
             error_policy,
             Arc::new(Context {
                 client,
                 kinds,
                 caches,
+                retries: Retries::default(),
             }),
         )
         .for_each(|result| async move {
@@ -171,7 +183,7 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
 }
 
 /// Drops the metrics of Supersets that are gone, which no reconcile would otherwise notice.
-async fn forget_deleted_instances(store: Store<Superset>) {
+async fn forget_deleted_instances(store: Store<Lenient<Superset>>) {
     loop {
         tokio::time::sleep(Duration::from_secs(30)).await;
         let live = store
@@ -184,7 +196,7 @@ async fn forget_deleted_instances(store: Store<Superset>) {
 }
 
 /// The Supersets among the owners of an object, as `owns_stream` finds them.
-fn owners(meta: &ObjectMeta) -> impl Iterator<Item = ObjectRef<Superset>> + '_ {
+fn owners(meta: &ObjectMeta) -> impl Iterator<Item = ObjectRef<Lenient<Superset>>> + '_ {
     meta.owner_references
         .iter()
         .flatten()
@@ -197,7 +209,7 @@ fn owners(meta: &ObjectMeta) -> impl Iterator<Item = ObjectRef<Superset>> + '_ {
 /// made the operator's CPU time grow with the square of the number of instances.
 #[derive(Clone)]
 struct Readers {
-    supersets: Store<Superset>,
+    supersets: Store<Lenient<Superset>>,
     read: Arc<Mutex<ReadMemo>>,
 }
 
@@ -205,7 +217,7 @@ struct Readers {
 type ReadMemo = HashMap<String, (Option<i64>, Arc<BTreeSet<Reference>>)>;
 
 impl Readers {
-    fn new(supersets: Store<Superset>) -> Self {
+    fn new(supersets: Store<Lenient<Superset>>) -> Self {
         Readers {
             supersets,
             read: Arc::default(),
@@ -213,13 +225,21 @@ impl Readers {
     }
 
     /// The Supersets in `namespace` whose pods read `reference`.
-    fn of(&self, reference: &Reference, namespace: Option<String>) -> Vec<ObjectRef<Superset>> {
+    fn of(
+        &self,
+        reference: &Reference,
+        namespace: Option<String>,
+    ) -> Vec<ObjectRef<Lenient<Superset>>> {
         let supersets = self.supersets.state();
         let mut read = self.read.lock().expect("not poisoned");
         let found = supersets
             .iter()
             .filter(|superset| superset.namespace() == namespace)
-            .filter(|superset| memoised_reads(&mut read, superset).contains(reference))
+            .filter(|superset| {
+                superset
+                    .valid()
+                    .is_some_and(|valid| memoised_reads(&mut read, valid).contains(reference))
+            })
             .map(|superset| ObjectRef::from_obj(superset.as_ref()))
             .collect();
         // Drop what deleted Supersets read, once there is any.
@@ -276,12 +296,11 @@ async fn referenced_data(
     Ok(data)
 }
 
-fn error_policy(_superset: Arc<Superset>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(%error, "Superset reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+fn error_policy(superset: Arc<Lenient<Superset>>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.retries.after_failure(superset.as_ref(), error)
 }
 
-async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> {
     let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
     let name = superset.name_any();
     let uid = superset.uid().ok_or(Error::MissingIdentity)?;
@@ -291,7 +310,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     if superset.spec.suspend == Some(true) {
         // Nothing is written but status, which keeps following the children.
         let mut statuses = BTreeMap::new();
-        for component in resolve(&superset)?.components {
+        for component in resolve(superset)?.components {
             statuses.insert(
                 component.component,
                 read_child(client, &namespace, &name, component.component)
@@ -299,8 +318,8 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
                     .flatten(),
             );
         }
-        let status = suspended_status(&superset, aggregate(&superset, &statuses, &[]));
-        write_status(client, &superset, status).await?;
+        let status = suspended_status(superset, aggregate(superset, &statuses, &[]));
+        write_status(client, superset, status).await?;
         return Ok(Action::await_change());
     }
 
@@ -313,16 +332,16 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
             .and_then(|s| s.tick.as_ref())
             .map(|t| t.0.to_string()),
     };
-    let mut resolved = resolve_with(&superset, &options)?;
+    let mut resolved = resolve_with(superset, &options)?;
     let read = references::read_by_any(&name, &resolved);
     let data = referenced_data(client, &namespace, read).await?;
     references::fold_read_data(&name, &mut resolved, |reference| {
         data.get(reference).cloned().unwrap_or_default()
     });
-    let owner = owner_reference(superset.as_ref());
+    let owner = owner_reference(superset);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
 
-    reconcile_service_account(client, caches, &superset, &owner).await?;
+    reconcile_service_account(client, caches, superset, &owner).await?;
 
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
     let web_service_name = naming::workload(&name, Component::WebServer);
@@ -342,7 +361,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     let step = lifecycle::step(
         client,
         lifecycle::Inputs {
-            superset: &superset,
+            superset,
             tasks: &resolved.tasks,
             owner: &owner,
             schedule: &schedule,
@@ -356,7 +375,7 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
     // The Service moves to the maintenance page before any component is removed, and back
     // only once a web server pod is ready, so it never points at nothing.
     let web_service = |to_maintenance: bool| {
-        web_service(&superset, &resolved, &owner).map(|mut service| {
+        web_service(superset, &resolved, &owner).map(|mut service| {
             if to_maintenance && let Some(spec) = service.spec.as_mut() {
                 spec.selector = Some(maintenance_selector.clone());
             }
@@ -432,28 +451,28 @@ async fn reconcile(superset: Arc<Superset>, ctx: Arc<Context>) -> Result<Action,
         lifecycle::remove_maintenance_page(client, caches, &namespace, &name, &uid).await?;
     }
 
-    reconcile_networking(client, caches, &superset, &resolved, &owner).await?;
+    reconcile_networking(client, caches, superset, &resolved, &owner).await?;
     let optional =
-        reconcile_optional_kinds(client, &ctx.kinds, &superset, &resolved, &owner).await?;
+        reconcile_optional_kinds(client, &ctx.kinds, superset, &resolved, &owner).await?;
 
     let mut extra = optional.conditions.clone();
-    extra.push(version_condition(&superset));
+    extra.push(version_condition(superset));
     metrics::version_supported(
         &namespace,
         &name,
         extra.last().is_some_and(|c| c.1 == "True"),
     );
-    let mut status = aggregate(&superset, &statuses, &extra);
-    let complete = finish_lifecycle(&superset, &mut status, step, maintenance_on, &schedule);
+    let mut status = aggregate(superset, &statuses, &extra);
+    let complete = finish_lifecycle(superset, &mut status, step, maintenance_on, &schedule);
     if complete && superset.annotations().contains_key(APPROVE_UPGRADE) {
-        consume_approval(client, &superset).await?;
+        consume_approval(client, superset).await?;
     }
     metrics::lifecycle_phase(
         &namespace,
         &name,
         status.lifecycle.as_ref().and_then(|l| l.phase),
     );
-    write_status(client, &superset, status).await?;
+    write_status(client, superset, status).await?;
     // A wanted kind whose CRD is not installed yet is looked for again later.
     if optional.missing {
         requeue = Some(requeue.map_or(OPTIONAL_KIND_RETRY, |r| r.min(OPTIONAL_KIND_RETRY)));
@@ -642,7 +661,7 @@ fn finish_lifecycle(
 /// Removes the approval annotation once the upgrade it approved is complete, so it cannot
 /// approve anything else.
 async fn consume_approval(client: &Client, superset: &Superset) -> Result<(), Error> {
-    let api: Api<Superset> = Api::namespaced(
+    let api: Api<Lenient<Superset>> = Api::namespaced(
         client.clone(),
         &superset.namespace().ok_or(Error::MissingIdentity)?,
     );
@@ -1215,10 +1234,14 @@ async fn write_status(
     {
         events::on_lifecycle_phase(client, superset, phase, &status.conditions).await;
     }
-    let api: Api<Superset> = Api::namespaced(
+    let api: Api<Lenient<Superset>> = Api::namespaced(
         client.clone(),
         &superset.namespace().ok_or(Error::MissingIdentity)?,
     );
+    let status = SupersetStatus {
+        conditions: without_reports(&status.conditions),
+        ..status
+    };
     let patch = json!({ "apiVersion": Superset::api_version(&()), "kind": Superset::kind(&()), "status": status });
     api.patch_status(
         &superset.name_any(),

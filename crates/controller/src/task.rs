@@ -4,7 +4,6 @@
 //! then deletes pods, so a failure is recorded before its evidence goes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -14,29 +13,44 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use superset_operator_api::SupersetLifecycleTask;
+use superset_operator_api::task::SupersetLifecycleTaskStatus;
 use superset_operator_render::component::TaskFacts;
 use superset_operator_render::{labels, task_run};
 
 use crate::apply::{self, FIELD_MANAGER, owner_reference};
+use crate::decode::Lenient;
+use crate::report::without_reports;
+use crate::retry::{Retries, guarded};
 use crate::{Error, Scope, Tuning, events, metrics, watch};
 
 struct Context {
     client: Client,
+    retries: Retries,
 }
 
 /// Runs the lifecycle task controller until the stream ends.
 pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     let pods = watch::config().labels(labels::TASK);
     watch::controller(
-        scope.api::<SupersetLifecycleTask>(&client),
+        scope.api::<Lenient<SupersetLifecycleTask>>(&client),
         watch::config(),
         tuning,
     )
     .owns_stream(watch::changes::<Pod>(&client, &scope, pods))
     .run(
-        |task, ctx| metrics::measure("SupersetLifecycleTask", reconcile(task, ctx)),
+        |task, ctx| {
+            metrics::measure("SupersetLifecycleTask", async move {
+                guarded(&ctx.client, &ctx.retries, &task, |valid| {
+                    reconcile(valid, &ctx)
+                })
+                .await
+            })
+        },
         error_policy,
-        Arc::new(Context { client }),
+        Arc::new(Context {
+            client,
+            retries: Retries::default(),
+        }),
     )
     .for_each(|result| async move {
         if let Err(error) = result {
@@ -46,19 +60,22 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
     .await;
 }
 
-fn error_policy(_task: Arc<SupersetLifecycleTask>, error: &Error, _ctx: Arc<Context>) -> Action {
-    tracing::warn!(%error, "lifecycle task reconcile failed; retrying");
-    Action::requeue(Duration::from_secs(5))
+fn error_policy(
+    task: Arc<Lenient<SupersetLifecycleTask>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    ctx.retries.after_failure(task.as_ref(), error)
 }
 
-async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile(task: &SupersetLifecycleTask, ctx: &Context) -> Result<Action, Error> {
     let namespace = task.namespace().ok_or(Error::MissingIdentity)?;
     let uid = task.uid().ok_or(Error::MissingIdentity)?;
-    if crate::child::parent_suspended(&ctx.client, &namespace, task.as_ref()).await? {
+    if crate::child::parent_suspended(&ctx.client, &namespace, task).await? {
         return Ok(Action::await_change());
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let selector = task_run::pod_selector(&task);
+    let selector = task_run::pod_selector(task);
     let owned: Vec<Pod> = pods
         .list(&ListParams::default().labels(&selector))
         .await?
@@ -66,10 +83,10 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
         .into_iter()
         .filter(|pod| apply::control(Some(pod), &uid) == apply::Control::Ours)
         .collect();
-    let plan = task_run::plan(&task, &owned, k8s_openapi::jiff::Timestamp::now());
+    let plan = task_run::plan(task, &owned, k8s_openapi::jiff::Timestamp::now());
 
     if let Some(mut pod) = plan.create.clone() {
-        pod.metadata.owner_references = Some(vec![owner_reference(task.as_ref())]);
+        pod.metadata.owner_references = Some(vec![owner_reference(task)]);
         match pods.create(&PostParams::default(), &pod).await {
             // The attempt exists already: it is the one this plan means, so nothing is lost.
             Err(kube::Error::Api(status)) if status.code == 409 => {}
@@ -80,11 +97,16 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
         tracing::info!(task = %task.name_any(), pod = %pod.name_any(), "task attempt started");
     }
     if task.status.as_ref() != Some(&plan.status) {
-        let api: Api<SupersetLifecycleTask> = Api::namespaced(ctx.client.clone(), &namespace);
+        let api: Api<Lenient<SupersetLifecycleTask>> =
+            Api::namespaced(ctx.client.clone(), &namespace);
+        let status = SupersetLifecycleTaskStatus {
+            conditions: without_reports(&plan.status.conditions),
+            ..plan.status.clone()
+        };
         let patch = json!({
             "apiVersion": SupersetLifecycleTask::api_version(&()),
             "kind": SupersetLifecycleTask::kind(&()),
-            "status": plan.status,
+            "status": status,
         });
         api.patch_status(
             &task.name_any(),
@@ -94,7 +116,7 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
         .await?;
     }
     // Counted as soon as the status says so, so that metrics never lag what readers see.
-    record_metrics(&task, &plan);
+    record_metrics(task, &plan);
     for name in &plan.delete {
         if let Some(pod) = owned.iter().find(|p| p.name_any() == *name) {
             apply::delete_exact(&pods, name, &pod.uid().unwrap_or_default()).await?;
@@ -108,7 +130,7 @@ async fn reconcile(task: Arc<SupersetLifecycleTask>, ctx: Arc<Context>) -> Resul
         }
         events::publish(
             &ctx.client,
-            task.as_ref(),
+            task,
             Event {
                 type_: if event.warning {
                     EventType::Warning

@@ -235,8 +235,18 @@ fn main() -> anyhow::Result<()> {
             max_concurrent_reconciles,
             reconcile_debounce_ms,
         } => {
-            let filter = tracing_subscriber::EnvFilter::try_new(&log_level)
+            let mut filter = tracing_subscriber::EnvFilter::try_new(&log_level)
                 .context("parsing --log-level")?;
+            // kube's client logs a whole response body it cannot decode as a warning: a
+            // Secret's data, or a Superset's inline values. Unless asked for by name, only its
+            // errors are logged (each failure still reaches the log through the controllers).
+            if !log_level.contains("kube_client") {
+                filter = filter.add_directive(
+                    "kube_client::client=error"
+                        .parse()
+                        .expect("a valid directive"),
+                );
+            }
             let logs = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr);

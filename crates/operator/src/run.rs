@@ -138,11 +138,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let Some(election) = options.leader_election else {
         superset_operator_controller::metrics::set_leader(true);
         tracing::info!(?scopes, "controllers starting");
-        tokio::select! {
-            () = controllers(client, scopes, options.tuning) => tracing::warn!("controllers stopped"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received; stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
-        }
+        let message = tokio::select! {
+            error = controllers(client, scopes, options.tuning) => return Err(error),
+            _ = terminate.recv() => "SIGTERM received; stopping",
+            _ = tokio::signal::ctrl_c() => "interrupted; stopping",
+        };
+        tracing::info!("{message}");
         return Ok(());
     };
 
@@ -181,14 +182,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         None => {
             superset_operator_controller::metrics::set_leader(true);
             tracing::info!(?scopes, identity = %election.identity, "leader lease acquired; controllers starting");
-            let running = tokio::spawn(controllers(client, scopes, options.tuning));
+            // Whichever branch ends first, the others are dropped, the controllers with them.
             let outcome = tokio::select! {
+                error = controllers(client, scopes, options.tuning) => Err(error),
                 _ = lost(&mut leading) => Err(anyhow::anyhow!("the leader lease was lost; exiting so that a standby takes over")),
                 _ = terminate.recv() => Ok("SIGTERM received; stopping and releasing the lease"),
                 _ = tokio::signal::ctrl_c() => Ok("interrupted; stopping and releasing the lease"),
             };
-            running.abort();
-            let _ = running.await;
             superset_operator_controller::metrics::set_leader(false);
             outcome
         }
@@ -214,23 +214,32 @@ async fn lost(leading: &mut tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-/// Every controller for every scope.
-async fn controllers(client: Client, scopes: Vec<Scope>, tuning: Tuning) {
-    futures_join_all(
-        scopes
-            .into_iter()
-            .map(|scope| superset_operator_controller::run(client.clone(), scope, tuning)),
-    )
-    .await
-}
-
-/// Runs every future to completion, concurrently.
-async fn futures_join_all(
-    futures: impl Iterator<Item = impl std::future::Future<Output = ()> + Send + 'static>,
-) {
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    for handle in handles {
-        let _ = handle.await;
+/// Runs every controller for every scope until one stops, and says why. Each runs for the
+/// life of the process, so one that ended (a panic outside any reconcile: those are reported
+/// on their object) is an error that ends the process, rather than objects left unreconciled
+/// behind a ready probe and a held lease.
+async fn controllers(client: Client, scopes: Vec<Scope>, tuning: Tuning) -> anyhow::Error {
+    let mut running = tokio::task::JoinSet::new();
+    for scope in scopes {
+        running.spawn(superset_operator_controller::run(
+            client.clone(),
+            scope,
+            tuning,
+        ));
+    }
+    match running.join_next().await {
+        Some(Err(error)) if error.is_panic() => {
+            let panic = error.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "a controller panicked ({message}); exiting so that the operator restarts"
+            )
+        }
+        _ => anyhow::anyhow!("a controller stopped; exiting so that the operator restarts"),
     }
 }
 

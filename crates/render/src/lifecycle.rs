@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use superset_operator_api::SupersetSpec;
+use superset_operator_api::duration::Timeout;
 use superset_operator_api::superset::lifecycle::{SeedSourceSpec, SeedTaskSpec, TaskSpec};
 use superset_operator_api::superset::metastore::DatabaseType;
 use superset_operator_api::task::TaskType;
@@ -104,8 +105,9 @@ pub fn command(spec: &SupersetSpec, task: TaskType, settings: &TaskSpec) -> Vec<
 
 /// The attempt timeout of a task whose `timeout` is unset, where the general default (5m)
 /// is too short: loading the examples alone takes about five minutes on two cores.
-pub fn default_timeout(spec: &SupersetSpec, task: TaskType) -> Option<kube::core::Duration> {
-    (task == TaskType::Init && loads_examples(spec)).then(|| LOAD_EXAMPLES_TIMEOUT.into())
+pub fn default_timeout(spec: &SupersetSpec, task: TaskType) -> Option<Timeout> {
+    (task == TaskType::Init && loads_examples(spec))
+        .then(|| Timeout::new(LOAD_EXAMPLES_TIMEOUT).expect("30m is a valid timeout"))
 }
 
 const LOAD_EXAMPLES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);

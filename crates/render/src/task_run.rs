@@ -604,7 +604,7 @@ fn start_next_when_due(task: &SupersetLifecycleTask, now: Timestamp, plan: &mut 
         plan.wake_in(unsigned(next.duration_since(now)));
         return;
     }
-    let attempt = plan.status.attempts.unwrap_or(0) + 1;
+    let attempt = plan.status.attempts.unwrap_or(0).saturating_add(1);
     let pod = attempt_pod(task, attempt);
     let max = task.spec.max_retries.max(1);
     let name = pod.metadata.name.clone().unwrap_or_default();

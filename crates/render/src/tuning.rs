@@ -237,7 +237,8 @@ pub fn engine_options(
         _ if user == PoolUser::Unpooled => return Some(EngineOptions::NullPool),
         Preset::Conservative => return Some(EngineOptions::NullPool),
         Preset::Balanced | Preset::Performance => concurrent,
-        Preset::Aggressive => concurrent * 2,
+        // Saturating: `threads: 2147483647` is admitted, and a pool cannot be larger anyway.
+        Preset::Aggressive => concurrent.saturating_mul(2),
     };
     Some(EngineOptions::QueuePool {
         pool_size: spec.pool_size.unwrap_or(pool_size),
@@ -293,6 +294,24 @@ mod tests {
             "celery --app=superset.tasks.celery_app:app worker --loglevel=INFO --pool=prefork -O fair \
              -c 4"
         );
+    }
+
+    #[test]
+    fn the_largest_admitted_concurrency_does_not_overflow_the_pool() {
+        let aggressive = SqlaEngineOptionsSpec {
+            preset: Preset::Aggressive,
+            ..Default::default()
+        };
+        let size = |user| match engine_options(Some(&aggressive), user) {
+            Some(EngineOptions::QueuePool { pool_size, .. }) => pool_size,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(size(PoolUser::WebServer { threads: i32::MAX }), i32::MAX);
+        let threads = PoolUser::CeleryWorker {
+            concurrency: i32::MAX,
+            pool: CeleryPool::Threads,
+        };
+        assert_eq!(size(threads), i32::MAX);
     }
 
     #[test]

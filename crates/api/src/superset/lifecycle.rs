@@ -1,9 +1,9 @@
 //! The lifecycle pipeline: seed, migrate, rotate and init run in this order, before components
 //! deploy and again whenever what they depend on changes.
 
+use crate::duration::Timeout;
 use k8s_openapi::api::core::v1::SecretKeySelector;
 use kube::KubeSchema;
-use kube::core::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -122,9 +122,10 @@ pub struct TaskSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_drain: Option<bool>,
 
-    /// Longest one attempt may run, as a duration such as `10m` (5m when unset).
+    /// Longest one attempt may run, from `1s` to `168h`, as a duration such as `10m` or `1h30m`
+    /// (5m when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<Duration>,
+    pub timeout: Option<Timeout>,
 
     /// Attempts before the task is marked Failed.
     #[serde(default = "default_max_retries")]
