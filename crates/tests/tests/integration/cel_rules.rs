@@ -102,6 +102,12 @@ fn superset_cases() -> Vec<Case> {
     let structured = json!({ "host": "db", "database": "superset", "username": "superset", "passwordFrom": secret });
     let seed = json!({ "source": { "host": "source", "database": "superset", "username": "reader", "passwordFrom": secret } });
     vec![
+        // A task's timeout: within the bounds an attempt pod's deadline and every clock allow.
+        spec_case(
+            superset_operator_api::duration::MESSAGE,
+            dev(json!({ "lifecycle": { "migrate": { "timeout": "169h" } } })),
+            dev(json!({ "lifecycle": { "migrate": { "timeout": "168h" } } })),
+        ),
         // Root: names of everything the operator creates stay valid DNS labels.
         root_length_case("metadata.name must be at most 63 characters", 63, json!({})),
         Case {
@@ -496,6 +502,12 @@ fn child_cases() -> Vec<Case> {
     });
     cases.push(Case {
         kind,
+        message: superset_operator_api::duration::MESSAGE,
+        rejected: object(kind, "t", merge(&task, &json!({ "timeout": "0s" }))),
+        accepted: object(kind, "t", merge(&task, &json!({ "timeout": "1s" }))),
+    });
+    cases.push(Case {
+        kind,
         message: "metadata.name must be a DNS label",
         rejected: object(kind, "a.b", task.clone()),
         accepted: object(kind, "a-b", task),
@@ -610,4 +622,68 @@ async fn every_cel_rule_rejects_with_its_message_and_accepts_the_fix() {
         triggered.len(),
         declared.len()
     );
+}
+
+/// The fields whose Rust type is narrower than JSON (durations, 32-bit integers): the API
+/// server refuses what the operator's decoder refuses, and what it admits, the decoder reads.
+/// An object admitted and then unreadable once stopped every Superset in scope.
+#[tokio::test]
+async fn what_admission_admits_the_operator_can_read() {
+    let env = superset_operator_testkit::api().await;
+    let api = api_for(&env, "Superset");
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let timeout = |t: &str| dev(json!({ "lifecycle": { "migrate": { "timeout": t } } }));
+    let refused = [
+        ("timeout without a unit", timeout("300")),
+        ("timeout in days", timeout("1d")),
+        ("timeout not a duration", timeout("banana")),
+        ("timeout of zero", timeout("0s")),
+        ("timeout past any clock", timeout("6000000000000000h")),
+        (
+            "replicas above int32",
+            dev(json!({ "replicas": 2_147_483_648_i64 })),
+        ),
+        (
+            "gunicorn threads above int32",
+            dev(json!({ "webServer": { "gunicorn": { "threads": 2_147_483_648_i64 } } })),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, spec) in refused {
+        let object: DynamicObject = serde_json::from_value(superset("s", spec.clone())).unwrap();
+        let decoded = serde_json::from_value::<superset_operator_api::SupersetSpec>(spec);
+        match api.create(&dry_run, &object).await {
+            Ok(_) => failures.push(format!("{what}: admitted")),
+            Err(kube::Error::Api(status)) if status.code == 422 => {}
+            Err(error) => failures.push(format!("{what}: {error}")),
+        }
+        if decoded.is_ok() {
+            failures.push(format!("{what}: the operator's decoder reads it"));
+        }
+    }
+    let admitted = [
+        timeout("90s"),
+        timeout("1h30m"),
+        timeout("1.5s"),
+        timeout("168h"),
+        dev(json!({ "replicas": 2_147_483_647_i64 })),
+    ];
+    for spec in admitted {
+        let object: DynamicObject = serde_json::from_value(superset("s", spec.clone())).unwrap();
+        match api.create(&dry_run, &object).await {
+            Ok(stored) => {
+                let stored = serde_json::to_value(stored).unwrap();
+                if let Err(error) =
+                    serde_json::from_value::<superset_operator_api::Superset>(stored)
+                {
+                    failures.push(format!("{spec}: admitted, unreadable: {error}"));
+                }
+            }
+            Err(error) => failures.push(format!("{spec}: refused: {error}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
