@@ -16,6 +16,8 @@ mod retry;
 pub mod task;
 mod watch;
 
+pub use retry::panic_message;
+
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;

@@ -7,14 +7,13 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use std::fmt::Debug;
 
-use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use kube::{Client, Resource, ResourceExt as _};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::decode::{INVALID_SPEC, Lenient};
+use crate::watch::Watched;
 use crate::{Error, events};
 
 /// The condition a failed reconcile leaves, until one succeeds.
@@ -101,10 +100,7 @@ pub async fn raise<K>(
     message: &str,
 ) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: Watched,
 {
     if object.reported().get(report) == Some(message) {
         return Ok(());
@@ -132,10 +128,7 @@ where
 /// Withdraws `report` from `object`, when it carries it.
 pub async fn withdraw<K>(client: &Client, object: &Lenient<K>, report: Report) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: Watched,
 {
     if object.reported().get(report).is_none() {
         return Ok(());
@@ -151,10 +144,7 @@ async fn apply<K>(
     status: Value,
 ) -> Result<(), Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: Watched,
 {
     let namespace = object.namespace().ok_or(Error::MissingIdentity)?;
     let api: Api<Lenient<K>> = Api::namespaced(client.clone(), &namespace);

@@ -4,7 +4,6 @@
 //! for that change; a success withdraws the reports.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
@@ -12,14 +11,13 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder as _, ExponentialBackoff, ExponentialBuilder};
 use futures::FutureExt as _;
-use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::controller::Action;
 use kube::{Client, Resource, ResourceExt as _};
-use serde::de::DeserializeOwned;
 
 use crate::Error;
 use crate::decode::Lenient;
 use crate::report::{self, Report};
+use crate::watch::Watched;
 
 /// The first retry after a failure; each next one waits twice as long, plus up to as much
 /// again at random, so that objects failing together do not retry together.
@@ -98,10 +96,7 @@ pub async fn guarded<'a, K, Fut>(
     reconcile: impl FnOnce(&'a K) -> Fut,
 ) -> Result<Action, Error>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: Watched,
     Fut: Future<Output = Result<Action, Error>>,
 {
     let valid = match object {
@@ -150,7 +145,8 @@ fn logged(result: Result<(), Error>) {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+/// The message a panic carries, for reports and logs.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())

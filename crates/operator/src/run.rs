@@ -229,12 +229,7 @@ async fn controllers(client: Client, scopes: Vec<Scope>, tuning: Tuning) -> anyh
     }
     match running.join_next().await {
         Some(Err(error)) if error.is_panic() => {
-            let panic = error.into_panic();
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = superset_operator_controller::panic_message(error.into_panic().as_ref());
             anyhow::anyhow!(
                 "a controller panicked ({message}); exiting so that the operator restarts"
             )
