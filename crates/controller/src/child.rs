@@ -427,12 +427,24 @@ fn child_status(
         .map(|s| s.conditions.clone())
         .unwrap_or_default();
     let generation = child.meta().generation;
+    let failure = deployment.and_then(|d| failed_condition(d, "ReplicaFailure", "True"));
+    let stalled = deployment.and_then(|d| failed_condition(d, "Progressing", "False"));
     let (ready_state, reason, message) = match (&problem, ready, desired) {
         (Some(problem), _, _) => ("False", "ManagedNameTaken", problem.clone()),
         (None, r, d) if d > 0 && r >= d => (
             "True",
             "AllReplicasReady",
             format!("{r}/{d} replicas ready"),
+        ),
+        // The Deployment cannot create its pods (a quota, an admission policy, a missing
+        // ServiceAccount): what it says is the cause, not "not ready".
+        (None, r, d) if failure.is_some() => (
+            "False",
+            "ReplicaFailure",
+            format!(
+                "{r}/{d} replicas ready: {}",
+                failure.clone().unwrap_or_default()
+            ),
         ),
         (None, 0, _) => ("False", "NotReady", format!("0/{desired} replicas ready")),
         (None, r, d) => ("False", "PartiallyReady", format!("{r}/{d} replicas ready")),
@@ -446,7 +458,13 @@ fn child_status(
             .unwrap_or(0);
         observed < d.metadata.generation || updated < desired
     });
-    let progressing = if rolling {
+    let progressing = if let Some(stalled) = stalled {
+        (
+            "False",
+            "ProgressDeadlineExceeded",
+            format!("the rollout made no progress within its deadline: {stalled}"),
+        )
+    } else if rolling {
         (
             "True",
             "RolloutInProgress",
@@ -488,7 +506,109 @@ fn child_status(
     }
 }
 
+/// The message of the Deployment's condition `type_` when it has status `status` for a reason
+/// that means failure (`ReplicaFailure`, or `Progressing` with `ProgressDeadlineExceeded`),
+/// redacted: it may quote the pod template.
+fn failed_condition(deployment: &Deployment, type_: &str, status: &str) -> Option<String> {
+    deployment
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| {
+            c.type_ == type_
+                && c.status == status
+                && (type_ != "Progressing"
+                    || c.reason.as_deref() == Some("ProgressDeadlineExceeded"))
+        })
+        .map(|c| {
+            let text = match (&c.reason, &c.message) {
+                (Some(reason), Some(message)) => format!("{reason}: {message}"),
+                (reason, message) => reason.clone().or(message.clone()).unwrap_or_default(),
+            };
+            superset_operator_render::redact::redact_and_truncate(&text)
+        })
+}
+
 /// `now`, for condition transition times.
 pub(crate) fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+    use superset_operator_api::SupersetWebServer;
+
+    fn web_server() -> SupersetWebServer {
+        serde_json::from_value(json!({
+            "apiVersion": "superset.apache.org/v1alpha1",
+            "kind": "SupersetWebServer",
+            "metadata": { "name": "bi", "namespace": "ns", "generation": 3 },
+            "spec": { "image": { "repository": "apache/superset", "tag": "6.0.0" }, "replicas": 2 },
+        }))
+        .expect("a valid web server child")
+    }
+
+    fn deployment(conditions: serde_json::Value) -> Deployment {
+        serde_json::from_value(json!({
+            "metadata": { "name": "bi-web-server", "generation": 4 },
+            "spec": { "replicas": 2, "selector": {}, "template": {} },
+            "status": { "observedGeneration": 4, "replicas": 2, "updatedReplicas": 2,
+                "readyReplicas": 0, "conditions": conditions },
+        }))
+        .expect("a Deployment")
+    }
+
+    fn condition<'a>(status: &'a ComponentChildStatus, type_: &str) -> &'a Condition {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
+            .expect("the condition is set")
+    }
+
+    #[test]
+    fn a_deployment_that_cannot_create_its_pods_says_why() {
+        let child = web_server();
+        let quota = deployment(json!([{ "type": "ReplicaFailure", "status": "True",
+            "reason": "FailedCreate",
+            "message": "pods \"bi-web-server-1\" is forbidden: exceeded quota: compute, requested: cpu=2" }]));
+        let status = child_status(&child, child.flat(), Some(&quota), None, None);
+        let ready = condition(&status, "Ready");
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "ReplicaFailure")
+        );
+        assert!(
+            ready.message.contains("exceeded quota"),
+            "{}",
+            ready.message
+        );
+        assert!(
+            ready
+                .message
+                .starts_with("0/2 replicas ready: FailedCreate")
+        );
+    }
+
+    #[test]
+    fn a_rollout_past_its_progress_deadline_is_reported_as_such() {
+        let child = web_server();
+        let stalled = deployment(json!([{ "type": "Progressing", "status": "False",
+            "reason": "ProgressDeadlineExceeded",
+            "message": "ReplicaSet \"bi-web-server-5d\" has timed out progressing." }]));
+        let status = child_status(&child, child.flat(), Some(&stalled), None, None);
+        let progressing = condition(&status, "Progressing");
+        assert_eq!(progressing.reason, "ProgressDeadlineExceeded");
+        assert!(progressing.message.contains("timed out progressing"));
+        // A Deployment that progresses normally is not reported as stalled.
+        let fine = deployment(json!([{ "type": "Progressing", "status": "True",
+            "reason": "NewReplicaSetAvailable", "message": "ok" }]));
+        let status = child_status(&child, child.flat(), Some(&fine), None, None);
+        assert_eq!(condition(&status, "Progressing").reason, "RolloutComplete");
+        assert_eq!(condition(&status, "Ready").reason, "NotReady");
+    }
 }

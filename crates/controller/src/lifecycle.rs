@@ -369,7 +369,11 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
     if !pending.is_empty() {
         step.phase = Some(running_phase);
         step.components = Components::Freeze;
-        let needs_drain = !first_install && pending.iter().any(|t| t.requires_drain);
+        // Status alone cannot tell a first install: it may have been lost (a restore from a
+        // backup, a crash between applying the components and writing status). Components
+        // that are live are drained whatever status says.
+        let needs_drain = pending.iter().any(|t| t.requires_drain)
+            && (!first_install || components_live(client, &namespace, &name).await?);
         if needs_drain {
             let drained = drain(client, &inputs, &mut step).await?;
             if !drained {
@@ -380,7 +384,7 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
 
     // Run the tasks in order; the first that is not complete holds the rest.
     let mut all_done = true;
-    for task in inputs.tasks {
+    for (position, task) in inputs.tasks.iter().enumerate() {
         let key = key_of(task.task_type);
         let checksum = task.task.spec.config_checksum.clone();
         let mut current = live.get(&task.task_type).cloned().flatten();
@@ -393,6 +397,22 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
             continue;
         }
         all_done = false;
+        // A later task still at work on an older spec (an init of the old image, retrying)
+        // must not run again between this task's attempts: it is removed, and comes back with
+        // the current spec when its turn comes. One with a running attempt is left to finish;
+        // this task's attempts wait for it (the task controller holds them).
+        for later in &inputs.tasks[position + 1..] {
+            if let Some(resource) = live.get(&later.task_type).and_then(|l| l.as_ref())
+                && stale_and_idle(later, resource)
+            {
+                apply::delete_exact(
+                    &api,
+                    &resource.name_any(),
+                    &resource.uid().unwrap_or_default(),
+                )
+                .await?;
+            }
+        }
         current =
             Some(apply_task(client, inputs.caches, &namespace, &name, task, inputs.owner).await?);
         let status = current.as_ref().and_then(|t| t.status.clone());
@@ -475,6 +495,46 @@ pub async fn step(client: &Client, inputs: Inputs<'_>) -> Result<Step, Error> {
     Ok(step)
 }
 
+/// Whether any component of the instance is live: a child, or a pod that is not a task's or the
+/// maintenance page's.
+async fn components_live(client: &Client, namespace: &str, parent: &str) -> Result<bool, Error> {
+    for component in Component::ALL {
+        if crate::parent::read_child(client, namespace, parent, component)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(component_pods(client, namespace, parent).await? > 0)
+}
+
+/// How many pods of the instance's components are left (task and maintenance pods aside).
+async fn component_pods(client: &Client, namespace: &str, parent: &str) -> Result<usize, Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    Ok(pods
+        .list(&ListParams::default().labels(&format!("{}={parent}", labels::PARENT)))
+        .await?
+        .items
+        .into_iter()
+        .filter(|pod| {
+            let labels = pod.labels();
+            !labels.contains_key(labels::TASK)
+                && labels.get(labels::COMPONENT).map(String::as_str)
+                    != Some(labels::MAINTENANCE_COMPONENT)
+        })
+        .count())
+}
+
+/// Whether a task resource works on a spec other than the one wanted now and has no attempt
+/// running.
+fn stale_and_idle(wanted: &ResolvedTask, live: &SupersetLifecycleTask) -> bool {
+    let status = live.status.clone().unwrap_or_default();
+    let stale = live.spec.config_checksum != wanted.task.spec.config_checksum
+        || status.config_checksum.as_ref() != Some(&wanted.task.spec.config_checksum);
+    stale && status.state != Some(TaskState::Running)
+}
+
 /// Stops the components for a task that needs them gone: the maintenance page first (when
 /// configured and a web server is there to stand in for), then the children, then a wait until
 /// no pod of the instance is left. Returns whether the instance is drained.
@@ -525,19 +585,7 @@ async fn drain(client: &Client, inputs: &Inputs<'_>, step: &mut Step) -> Result<
         step.wake_in(POLL);
         return Ok(false);
     }
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-    let left = pods
-        .list(&ListParams::default().labels(&format!("{}={name}", labels::PARENT)))
-        .await?
-        .items
-        .into_iter()
-        .filter(|pod| {
-            let labels = pod.labels();
-            !labels.contains_key(labels::TASK)
-                && labels.get(labels::COMPONENT).map(String::as_str)
-                    != Some(labels::MAINTENANCE_COMPONENT)
-        })
-        .count();
+    let left = component_pods(client, &namespace, &name).await?;
     if left > 0 {
         step.conditions.push((
             "LifecycleComplete",

@@ -318,7 +318,7 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
                     .flatten(),
             );
         }
-        let status = suspended_status(superset, aggregate(superset, &statuses, &[]));
+        let status = suspended_status(superset, aggregate(superset, &statuses, &[], false));
         write_status(client, superset, status).await?;
         return Ok(Action::await_change());
     }
@@ -462,7 +462,8 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
         &name,
         extra.last().is_some_and(|c| c.1 == "True"),
     );
-    let mut status = aggregate(superset, &statuses, &extra);
+    let applied = step.components == lifecycle::Components::Apply;
+    let mut status = aggregate(superset, &statuses, &extra, applied);
     let complete = finish_lifecycle(superset, &mut status, step, maintenance_on, &schedule);
     if complete && superset.annotations().contains_key(APPROVE_UPGRADE) {
         consume_approval(client, superset).await?;
@@ -912,7 +913,7 @@ async fn apply_typed<K: ComponentChild>(
     match apply::control(live.as_ref(), &owner.uid) {
         apply::Control::Absent | apply::Control::Ours => {
             let applied = apply::apply(&api, &desired, live).await?;
-            Ok(applied.child_status().cloned())
+            Ok(seen_status(&applied))
         }
         _ => Ok(None),
     }
@@ -1011,15 +1012,20 @@ async fn remove_child(
 
 fn suspended_status(superset: &Superset, mut status: SupersetStatus) -> SupersetStatus {
     let previous = superset.status.clone().unwrap_or_default();
-    let suspended = conditions::set(
-        &previous.conditions,
-        "Suspended",
-        "True",
-        "Suspended",
-        "spec.suspend is true: nothing is written",
-        superset.meta().generation,
-    );
-    status.conditions = conditions::upsert(&status.conditions, suspended);
+    for (type_, state, message) in [
+        ("Suspended", "True", "spec.suspend is true: nothing is written"),
+        ("Progressing", "False", "spec.suspend is true: nothing rolls out"),
+    ] {
+        let condition = conditions::set(
+            &previous.conditions,
+            type_,
+            state,
+            "Suspended",
+            message,
+            superset.meta().generation,
+        );
+        status.conditions = conditions::upsert(&status.conditions, condition);
+    }
     status.phase = Some(SupersetPhase::Suspended);
     status
 }
@@ -1031,10 +1037,28 @@ async fn read_typed<K: ComponentChild>(
     name: &str,
 ) -> Result<Option<Option<ComponentChildStatus>>, Error> {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    Ok(api
-        .get_opt(name)
-        .await?
-        .map(|child| child.child_status().cloned()))
+    Ok(api.get_opt(name).await?.map(|child| seen_status(&child)))
+}
+
+/// The status a child reports, as the parent must read it: a status written before the child's
+/// controller saw its current spec says nothing of that spec, so it counts as progressing.
+fn seen_status<K: ComponentChild>(child: &K) -> Option<ComponentChildStatus> {
+    let mut status = child.child_status().cloned()?;
+    let generation = child.meta().generation;
+    if status.observed_generation != generation {
+        status.conditions = conditions::upsert(
+            &status.conditions,
+            conditions::set(
+                &status.conditions,
+                "Progressing",
+                "True",
+                "SpecNotObserved",
+                "the child's controller has not acted on its current spec yet",
+                generation,
+            ),
+        );
+    }
+    Some(status)
 }
 
 /// A component's child, if it exists, with the status it reports.
@@ -1065,6 +1089,7 @@ fn aggregate(
     superset: &Superset,
     statuses: &BTreeMap<Component, Option<ComponentChildStatus>>,
     extra: &[(&'static str, &'static str, &'static str, String)],
+    applied: bool,
 ) -> SupersetStatus {
     let previous = superset.status.clone().unwrap_or_default();
     let generation = superset.meta().generation;
@@ -1115,14 +1140,38 @@ fn aggregate(
     } else {
         ("False", "ComponentsNotReady", replicas)
     };
-    let progressing = match available {
-        "True" => ("False", "Settled", "every component is up to date"),
-        _ if stopped => ("False", "Stopped", "every component is scaled to zero"),
-        _ => (
+    let child_progressing = |reason: Option<&str>| {
+        statuses.values().any(|s| {
+            s.as_ref().is_none_or(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == "Progressing"
+                        && reason.map_or(c.status == "True", |reason| c.reason == reason)
+                })
+            })
+        })
+    };
+    let progressing = if stopped {
+        ("False", "Stopped", "every component is scaled to zero")
+    } else if !applied {
+        (
+            "True",
+            "Pending",
+            "this generation's components are not applied yet",
+        )
+    } else if child_progressing(Some("ProgressDeadlineExceeded")) {
+        (
+            "False",
+            "ProgressDeadlineExceeded",
+            "a rollout made no progress within its deadline",
+        )
+    } else if available != "True" || child_progressing(None) {
+        (
             "True",
             "RollingOut",
             "components are starting or rolling out",
-        ),
+        )
+    } else {
+        ("False", "Settled", "every component is up to date")
     };
     let stop = if stopped {
         ("True", "Stopped", "every component is scaled to zero")
@@ -1133,24 +1182,22 @@ fn aggregate(
             "components run their configured replicas",
         )
     };
-    let blocked: Vec<String> = statuses
-        .values()
-        .flatten()
-        .flat_map(|s| {
-            s.conditions
-                .iter()
-                .filter(|c| c.type_ == "Ready" && c.reason == "ManagedNameTaken")
-                .map(|c| c.message.clone())
-        })
-        .collect();
-    let degraded = if blocked.is_empty() {
-        (
+    let failures = component_failures(statuses);
+    let degraded = match failures.first() {
+        None => (
             "False",
             "Healthy",
             "nothing blocks the components".to_owned(),
-        )
-    } else {
-        ("True", "ManagedNameTaken", blocked.join("; "))
+        ),
+        Some((reason, _)) => (
+            "True",
+            *reason,
+            failures
+                .iter()
+                .map(|(_, message)| message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
     };
     let wanted = [
         ("Degraded", degraded.0, degraded.1, degraded.2),
@@ -1187,7 +1234,12 @@ fn aggregate(
     );
     SupersetStatus {
         conditions: conds,
-        observed_generation: generation,
+        // Advanced only once every object of this generation is applied.
+        observed_generation: if applied {
+            generation
+        } else {
+            previous.observed_generation
+        },
         phase: Some(match (stopped, available) {
             (true, _) => SupersetPhase::Stopped,
             (false, "True") => SupersetPhase::Running,
@@ -1198,6 +1250,39 @@ fn aggregate(
         components,
         ..previous
     }
+}
+
+/// What keeps components from running, as their children report it: the reason (of the first,
+/// when there are several) and a message per failure naming the component, so that the
+/// Superset's `Degraded` condition says why without a look at each child.
+fn component_failures(
+    statuses: &BTreeMap<Component, Option<ComponentChildStatus>>,
+) -> Vec<(&'static str, String)> {
+    const FAILURES: [(&str, &str, &str); 5] = [
+        ("Ready", "False", "ManagedNameTaken"),
+        ("Ready", "False", "ReplicaFailure"),
+        ("Progressing", "False", "ProgressDeadlineExceeded"),
+        (crate::report::RECONCILE_ERROR, "True", ""),
+        (crate::decode::INVALID_SPEC, "True", ""),
+    ];
+    let mut failures = Vec::new();
+    for (component, status) in statuses {
+        for condition in status.iter().flat_map(|s| &s.conditions) {
+            let Some((type_, _, reason)) = FAILURES.iter().find(|(type_, status, reason)| {
+                condition.type_ == *type_
+                    && condition.status == *status
+                    && (reason.is_empty() || condition.reason == *reason)
+            }) else {
+                continue;
+            };
+            let reason = if reason.is_empty() { type_ } else { reason };
+            failures.push((
+                *reason,
+                format!("{}: {}", component.field(), condition.message),
+            ));
+        }
+    }
+    failures
 }
 
 async fn write_status(
@@ -1287,5 +1372,55 @@ mod tests {
         assert!(changed.contains(&Reference::ConfigMap("other".into())));
         assert!(!changed.contains(&Reference::ConfigMap("tuning".into())));
         assert_eq!(memo.len(), 1);
+    }
+
+    fn reporting(conditions: serde_json::Value) -> Option<ComponentChildStatus> {
+        Some(serde_json::from_value(json!({ "conditions": conditions })).expect("a child status"))
+    }
+
+    #[test]
+    fn the_superset_names_each_component_that_fails_and_why() {
+        let t = "2026-01-01T00:00:00Z";
+        let statuses = BTreeMap::from([
+            (
+                Component::WebServer,
+                reporting(
+                    json!([{ "type": "Ready", "status": "False", "reason": "ReplicaFailure",
+                    "message": "0/2 replicas ready: FailedCreate: exceeded quota", "lastTransitionTime": t }]),
+                ),
+            ),
+            (
+                Component::CeleryWorker,
+                reporting(json!([
+                    { "type": "Ready", "status": "False", "reason": "NotReady",
+                      "message": "0/1 replicas ready", "lastTransitionTime": t },
+                    { "type": "ReconcileError", "status": "True", "reason": "Forbidden",
+                      "message": "deployments is forbidden", "lastTransitionTime": t },
+                ])),
+            ),
+            (Component::CeleryBeat, None),
+        ]);
+        let failures = component_failures(&statuses);
+        assert_eq!(
+            failures,
+            vec![
+                (
+                    "ReplicaFailure",
+                    "webServer: 0/2 replicas ready: FailedCreate: exceeded quota".to_owned()
+                ),
+                (
+                    "ReconcileError",
+                    "celeryWorker: deployments is forbidden".to_owned()
+                ),
+            ]
+        );
+        let fine = BTreeMap::from([(
+            Component::WebServer,
+            reporting(
+                json!([{ "type": "Ready", "status": "False", "reason": "NotReady",
+                "message": "0/1", "lastTransitionTime": t }]),
+            ),
+        )]);
+        assert!(component_failures(&fine).is_empty());
     }
 }

@@ -75,15 +75,15 @@ async fn reconcile(task: &SupersetLifecycleTask, ctx: &Context) -> Result<Action
         return Ok(Action::await_change());
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
-    let selector = task_run::pod_selector(task);
-    let owned: Vec<Pod> = pods
+    // The pods of every task of the instance: an attempt waits while another task's runs.
+    let selector = task_run::instance_pod_selector(task);
+    let (owned, siblings): (Vec<Pod>, Vec<Pod>) = pods
         .list(&ListParams::default().labels(&selector))
         .await?
         .items
         .into_iter()
-        .filter(|pod| apply::control(Some(pod), &uid) == apply::Control::Ours)
-        .collect();
-    let plan = task_run::plan(task, &owned, k8s_openapi::jiff::Timestamp::now());
+        .partition(|pod| apply::control(Some(pod), &uid) == apply::Control::Ours);
+    let plan = task_run::plan_among(task, &owned, &siblings, k8s_openapi::jiff::Timestamp::now());
 
     if let Some(mut pod) = plan.create.clone() {
         pod.metadata.owner_references = Some(vec![owner_reference(task)]);

@@ -159,6 +159,9 @@ pub struct Attempt {
     pub outcome: Outcome,
     /// Whether it is being deleted.
     pub terminating: bool,
+    /// Whether its containers have started (phase `Running`): from then on it may be changing
+    /// the database, so it is left to finish rather than cut off.
+    pub running: bool,
     /// Why it cannot start, if it cannot.
     pub cannot_start: Option<CannotStart>,
 }
@@ -200,6 +203,7 @@ pub fn observe(pod: &Pod) -> Option<Attempt> {
             .flatten(),
         outcome,
         terminating: pod.metadata.deletion_timestamp.is_some(),
+        running: status.phase.as_deref() == Some("Running"),
     })
 }
 
@@ -361,8 +365,22 @@ impl Plan {
     }
 }
 
-/// Plans the next step of `task` given its pods (only those it controls) at `now`.
+/// Plans the next step of `task` given its pods (only those it controls) at `now`, for a task
+/// that has no sibling.
 pub fn plan(task: &SupersetLifecycleTask, pods: &[Pod], now: Timestamp) -> Plan {
+    plan_among(task, pods, &[], now)
+}
+
+/// Plans the next step of `task` given its pods (only those it controls) and the attempt pods
+/// of the other tasks of its instance at `now`. No attempt starts while a pod of an earlier run
+/// or of another task is active: two tasks of one instance (a migration of the new image and an
+/// init of the old one, say) never run at once.
+pub fn plan_among(
+    task: &SupersetLifecycleTask,
+    pods: &[Pod],
+    siblings: &[Pod],
+    now: Timestamp,
+) -> Plan {
     let spec = &task.spec;
     let previous = task.status.clone().unwrap_or_default();
     let run = run_id(spec);
@@ -390,7 +408,23 @@ pub fn plan(task: &SupersetLifecycleTask, pods: &[Pod], now: Timestamp) -> Plan 
     plan.status.observed_generation = task.metadata.generation;
     let terminal = done || (same_run && previous.state == Some(TaskState::Failed));
     if !terminal {
-        advance(task, &attempts, &run, now, &mut plan);
+        let earlier_run = attempts
+            .iter()
+            .find(|a| a.run != run && a.outcome == Outcome::Active)
+            .map(|a| format!("pod {} of the previous run", a.name));
+        let sibling = siblings
+            .iter()
+            .filter_map(observe)
+            .find(|a| a.outcome == Outcome::Active)
+            .map(|a| format!("pod {} of another task of this instance", a.name));
+        advance(
+            task,
+            &attempts,
+            &run,
+            earlier_run.or(sibling).as_deref(),
+            now,
+            &mut plan,
+        );
     }
     retain(task, &previous, &attempts, &run, &mut plan);
     let now_time = Time(now);
@@ -457,11 +491,13 @@ fn task_complete_condition(
     }
 }
 
-/// Moves a run that is not finished one step.
+/// Moves a run that is not finished one step. `blocker` names an active pod of an earlier run
+/// or of another task, if one is left: no attempt starts while it is there.
 fn advance(
     task: &SupersetLifecycleTask,
     attempts: &[Attempt],
     run: &str,
+    blocker: Option<&str>,
     now: Timestamp,
     plan: &mut Plan,
 ) {
@@ -545,6 +581,11 @@ fn advance(
         fail(task, recorded, message, now, now, plan);
         return;
     }
+    if let Some(pod) = blocker {
+        plan.status.message = Some(format!("waiting for {pod} to end before the next attempt"));
+        plan.wake_in(Duration::from_secs(2));
+        return;
+    }
     start_next_when_due(task, now, plan);
 }
 
@@ -623,8 +664,10 @@ fn start_next_when_due(task: &SupersetLifecycleTask, now: Timestamp, plan: &mut 
     plan.wake_in(timeout(&task.spec));
 }
 
-/// Deletes finished pods the retention policy does not keep, and active pods of older runs.
-/// A pod whose result the previous status does not hold yet is kept until it does.
+/// Deletes finished pods the retention policy does not keep, and pods of older runs that have
+/// not started. A pod of an older run that has started is left to finish: cut off, it could
+/// leave a migration half done. A pod whose result the previous status does not hold yet is
+/// kept until it does.
 fn retain(
     task: &SupersetLifecycleTask,
     previous: &SupersetLifecycleTaskStatus,
@@ -651,7 +694,7 @@ fn retain(
             continue;
         }
         let remove = match &attempt.outcome {
-            Outcome::Active => attempt.run != run,
+            Outcome::Active => attempt.run != run && !attempt.running,
             Outcome::Succeeded => recorded(attempt) && policy != PodRetentionPolicy::Retain,
             Outcome::Failed(_) => {
                 recorded(attempt)
@@ -684,6 +727,20 @@ pub fn format_duration(duration: SignedDuration) -> String {
         (0, 0) => format!("{seconds}s"),
         (0, _) => format!("{minutes}m{seconds}s"),
         _ => format!("{hours}h{minutes}m{seconds}s"),
+    }
+}
+
+/// The label selector that finds the attempt pods of every task of the task's instance.
+pub fn instance_pod_selector(task: &SupersetLifecycleTask) -> String {
+    let labels = task
+        .spec
+        .pod_template
+        .as_ref()
+        .map(|p| p.labels.clone())
+        .unwrap_or_default();
+    match labels.get(crate::labels::PARENT) {
+        Some(parent) => format!("{}={parent},{}", crate::labels::PARENT, crate::labels::TASK),
+        None => pod_selector(task),
     }
 }
 

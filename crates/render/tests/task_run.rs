@@ -209,16 +209,67 @@ fn the_last_failed_attempt_fails_the_task_until_the_pod_spec_changes() {
     assert_eq!(rerun.status.attempts, Some(1));
 }
 
+/// The pod as the kubelet shows it once its containers run.
+fn running(mut pod: Pod) -> Pod {
+    pod.status = Some(serde_json::from_value(json!({ "phase": "Running" })).unwrap());
+    pod
+}
+
+fn terminating(mut pod: Pod) -> Pod {
+    pod.metadata.deletion_timestamp = Some(Time(at(0)));
+    pod
+}
+
 #[test]
-fn a_new_checksum_starts_a_new_run_and_stops_the_old_attempt() {
+fn a_new_checksum_stops_an_attempt_not_started_and_starts_only_once_it_is_gone() {
     let task = task(json!({}));
     let first = plan(&task, &[], at(0));
     let old = created(&first, at(0));
     let mut changed = after(&task, &first);
     changed.spec.config_checksum = "sha256:bbbb".into();
     let next = plan(&changed, std::slice::from_ref(&old), at(5));
-    assert_eq!(next.delete, vec![old.metadata.name.unwrap()]);
-    assert!(next.create.is_some());
+    assert_eq!(next.delete, vec![old.metadata.name.clone().unwrap()]);
+    assert!(next.create.is_none(), "the new run waits for the old pod");
+    assert_eq!(state(&next), TaskState::Pending);
+    let waiting = after(&changed, &next);
+    let still = plan(&waiting, &[terminating(old)], at(6));
+    assert!(still.create.is_none(), "a terminating pod still runs");
+    assert!(still.delete.is_empty());
+    let gone = plan(&waiting, &[], at(8));
+    assert!(gone.create.is_some());
+}
+
+#[test]
+fn a_started_attempt_of_an_older_run_finishes_before_the_new_run_starts() {
+    // A migration cut off half way can leave the schema half migrated (MySQL has no
+    // transactional DDL), and two runs at once would migrate concurrently.
+    let task = task(json!({}));
+    let first = plan(&task, &[], at(0));
+    let old = running(created(&first, at(0)));
+    let mut changed = after(&task, &first);
+    changed.spec.image.tag = "6.1.0".into();
+    changed.spec.config_checksum = "sha256:bbbb".into();
+    let next = plan(&changed, std::slice::from_ref(&old), at(5));
+    assert!(next.delete.is_empty(), "a running migration is not cut off");
+    assert!(next.create.is_none(), "no second migration beside it");
+    assert!(
+        next.status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains(old.metadata.name.as_deref().unwrap())
+    );
+    let finished = with_phase(old, "Succeeded", 0, "", at(30));
+    let waiting = after(&changed, &next);
+    let now = plan(&waiting, std::slice::from_ref(&finished), at(31));
+    let pod = now
+        .create
+        .expect("the new run starts once the old pod ended");
+    assert_eq!(
+        pod.spec.unwrap().containers[0].image.as_deref(),
+        Some("apache/superset:6.1.0")
+    );
+    assert_eq!(now.delete, vec![finished.metadata.name.unwrap()]);
 }
 
 #[test]
@@ -363,5 +414,39 @@ fn a_missing_database_driver_is_named_with_what_to_do() {
             "ModuleNotFoundError: No module named 'flask_foo'"
         ),
         None
+    );
+}
+
+#[test]
+fn no_attempt_starts_while_another_task_of_the_instance_has_an_active_pod() {
+    // An init of the old image still running while the migration of the new image is due.
+    let init = task(json!({ "type": "Init", "podTemplate": { "labels": {
+        "superset.apache.org/parent": "dev", "superset.apache.org/task": "init" } } }));
+    let mut init_pod = created(&plan(&init, &[], at(0)), at(0));
+    init_pod.metadata.name = Some("dev-init-x-1".into());
+    let migrate = task(json!({}));
+    let held = task_run::plan_among(&migrate, &[], &[running(init_pod.clone())], at(5));
+    assert!(
+        held.create.is_none(),
+        "the migration waits for the init pod"
+    );
+    assert!(
+        held.status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("dev-init-x-1")
+    );
+    assert!(held.requeue.is_some());
+    let ended = with_phase(init_pod, "Succeeded", 0, "", at(9));
+    let free = task_run::plan_among(&after(&migrate, &held), &[], &[ended], at(10));
+    assert!(free.create.is_some(), "an ended pod holds nothing");
+}
+
+#[test]
+fn the_instance_selector_finds_every_task_of_the_parent() {
+    assert_eq!(
+        task_run::instance_pod_selector(&task(json!({}))),
+        "superset.apache.org/parent=dev,superset.apache.org/task"
     );
 }

@@ -249,7 +249,7 @@ fn ready(pod: &Pod) -> bool {
 }
 
 /// Watches pods and the web server's Service and checks, at every event, the promises of the
-/// lifecycle: no component pod while migrate runs, the Service on the maintenance page before
+/// lifecycle: no component pod while migrate runs, never two task pods at once, the Service on the maintenance page before
 /// any component pod goes, and the Service never selecting zero ready pods.
 struct Invariants {
     state: Arc<Mutex<Observed>>,
@@ -338,6 +338,22 @@ fn check(pods: &Store<Pod>, services: &Store<Service>, state: &mut Observed) {
                 Some("Succeeded" | "Failed")
             )
     });
+    let active_tasks: BTreeSet<String> = pods
+        .iter()
+        .filter(|p| p.labels().contains_key("superset.apache.org/task"))
+        .filter(|p| {
+            !matches!(
+                p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            )
+        })
+        .map(|p| p.name_any())
+        .collect();
+    if active_tasks.len() > 1 {
+        state
+            .violations
+            .push(format!("task pods {active_tasks:?} are active at once"));
+    }
     let components: BTreeSet<String> = pods
         .iter()
         .filter(|p| component_pod(p))
@@ -1051,4 +1067,95 @@ async fn a_disabled_lifecycle_records_the_image_so_enabling_it_later_upgrades() 
     .await;
     wait_phase(&supersets, SupersetPhase::Upgrading).await;
     wait_complete(&supersets, "the upgrade did not complete").await;
+}
+
+#[tokio::test]
+async fn a_new_tag_while_migrate_runs_never_runs_two_migrations_or_an_old_init_beside_it() {
+    let env = superset_operator_testkit::cluster().await;
+    let _operator = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    // Task pods run until the test sets their outcome.
+    supersets
+        .create(&PostParams::default(), &superset(json!({})))
+        .await
+        .unwrap();
+    let watch = Invariants::start(&env);
+    let first = wait_task_pod_running(&env, "migrate").await;
+    upgrade_to(&supersets, "6.0.1").await;
+    // The old run holds: no second migrate pod starts while it runs, and it is not cut off.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pods = task_pods(&env, "migrate").await;
+    assert_eq!(
+        pods.iter().map(|p| p.name_any()).collect::<Vec<_>>(),
+        vec![first.name_any()],
+        "only the running attempt of the old run exists"
+    );
+    assert!(first.metadata.deletion_timestamp.is_none());
+    let held = task(&env, "dev-migrate").await.unwrap();
+    let message = held.status.unwrap().message.unwrap_or_default();
+    assert!(message.contains(&first.name_any()), "{message}");
+    // Once it ends, the new run starts with the new image, then init, one at a time.
+    finish_task_pods(&env, "migrate").await;
+    let second = within("the new run did not start", async {
+        loop {
+            let running = task_pods(&env, "migrate").await.into_iter().find(|p| {
+                p.name_any() != first.name_any()
+                    && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            });
+            if let Some(pod) = running {
+                return pod;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let image = second.spec.unwrap().containers[0].image.clone().unwrap();
+    assert_eq!(image, self::image("6.0.1"));
+    finish_task_pods(&env, "migrate").await;
+    wait_task_pod_running(&env, "init").await;
+    finish_task_pods(&env, "init").await;
+    wait_upgraded(&supersets, "6.0.1").await;
+    let (violations, _, _) = watch.finish();
+    assert!(violations.is_empty(), "{violations:?}");
+}
+
+#[tokio::test]
+async fn components_live_without_a_recorded_image_are_drained_before_an_upgrade() {
+    let env = superset_operator_testkit::cluster().await;
+    let running = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "podTemplate": succeeding(), "maintenancePage": {} })),
+        )
+        .await
+        .unwrap();
+    wait_complete(&supersets, "the install did not complete").await;
+    // While no operator runs, the status is lost (a restore from a backup drops it; so does a
+    // crash between applying the components and writing status) and the image changes.
+    running.kill();
+    supersets
+        .patch_status(
+            "dev",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": null })),
+        )
+        .await
+        .unwrap();
+    upgrade_to(&supersets, "6.0.1").await;
+    let watch = Invariants::start(&env);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _operator = operator(&env);
+    wait_superset(&supersets, "the upgrade did not complete", |s| {
+        lifecycle_phase(s) == Some(LifecyclePhase::Complete)
+            && s.status
+                .as_ref()
+                .and_then(|s| s.last_lifecycle_image.as_deref())
+                == Some(image("6.0.1").as_str())
+    })
+    .await;
+    let (violations, _, _) = watch.finish();
+    assert!(violations.is_empty(), "{violations:?}");
+    assert!(event_reasons(&env).await.contains("Draining"));
 }
