@@ -430,10 +430,7 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
     let mut maintenance_on = step.maintenance;
     let mut requeue = step.requeue;
     if step.tasks_done && maintenance_on {
-        let web_ready = statuses
-            .get(&Component::WebServer)
-            .map(|s| s.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0) > 0);
-        if web_ready != Some(false) {
+        if web_capacity_restored(&resolved, &statuses) != Some(false) {
             sync(
                 &services,
                 caches,
@@ -479,6 +476,29 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
         requeue = Some(requeue.map_or(OPTIONAL_KIND_RETRY, |r| r.min(OPTIONAL_KIND_RETRY)));
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Whether the web server, back after a drain, runs the capacity its spec asks for: as many
+/// ready replicas as `replicas`, or as the autoscaler's minimum (the Deployment restarts at one
+/// replica until the autoscaler acts). Its Service leaves the maintenance page only then, so the
+/// traffic of a whole instance never lands on its first ready pod. `None` without a web server.
+fn web_capacity_restored(
+    resolved: &Resolved,
+    statuses: &BTreeMap<Component, Option<ComponentChildStatus>>,
+) -> Option<bool> {
+    let web = resolved
+        .components
+        .iter()
+        .find(|c| c.component == Component::WebServer)?;
+    let flat = web.child.flat();
+    let wanted = flat
+        .autoscaling
+        .as_ref()
+        .map_or(flat.replicas, |a| a.min_replicas.unwrap_or(1));
+    let status = statuses.get(&Component::WebServer).cloned().flatten();
+    let ready = status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    let desired = status.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    Some(ready > 0 && ready >= wanted.max(desired) || wanted == 0)
 }
 
 /// `VersionSupported`: whether the image tag is a Superset version the operator supports.
@@ -1013,8 +1033,16 @@ async fn remove_child(
 fn suspended_status(superset: &Superset, mut status: SupersetStatus) -> SupersetStatus {
     let previous = superset.status.clone().unwrap_or_default();
     for (type_, state, message) in [
-        ("Suspended", "True", "spec.suspend is true: nothing is written"),
-        ("Progressing", "False", "spec.suspend is true: nothing rolls out"),
+        (
+            "Suspended",
+            "True",
+            "spec.suspend is true: nothing is written",
+        ),
+        (
+            "Progressing",
+            "False",
+            "spec.suspend is true: nothing rolls out",
+        ),
     ] {
         let condition = conditions::set(
             &previous.conditions,
@@ -1422,5 +1450,60 @@ mod tests {
             ),
         )]);
         assert!(component_failures(&fine).is_empty());
+    }
+
+    fn resolved_web(web: serde_json::Value) -> Resolved {
+        let superset: Superset = serde_json::from_value(json!({
+            "apiVersion": "superset.apache.org/v1alpha1",
+            "kind": "Superset",
+            "metadata": {"name": "bi", "namespace": "ns", "uid": "u1", "generation": 1},
+            "spec": {
+                "secretKey": "k", "image": {"tag": "6.0.0"},
+                "metastore": {"uri": "sqlite://"},
+                "webServer": web,
+            },
+        }))
+        .expect("a valid Superset");
+        resolve(&superset).expect("it resolves")
+    }
+
+    fn web_status(ready: i32, desired: i32) -> BTreeMap<Component, Option<ComponentChildStatus>> {
+        BTreeMap::from([(
+            Component::WebServer,
+            Some(ComponentChildStatus {
+                ready_replicas: Some(ready),
+                replicas: Some(desired),
+                ..Default::default()
+            }),
+        )])
+    }
+
+    #[test]
+    fn the_web_service_leaves_the_maintenance_page_only_at_full_capacity() {
+        let fixed = resolved_web(json!({ "replicas": 3 }));
+        assert_eq!(
+            web_capacity_restored(&fixed, &web_status(1, 3)),
+            Some(false)
+        );
+        assert_eq!(web_capacity_restored(&fixed, &web_status(3, 3)), Some(true));
+        // Autoscaled: the Deployment restarts at one replica; the minimum is what counts.
+        let scaled =
+            resolved_web(json!({ "autoscaling": { "minReplicas": 4, "maxReplicas": 10 } }));
+        assert_eq!(
+            web_capacity_restored(&scaled, &web_status(1, 1)),
+            Some(false)
+        );
+        assert_eq!(
+            web_capacity_restored(&scaled, &web_status(4, 5)),
+            Some(false)
+        );
+        assert_eq!(
+            web_capacity_restored(&scaled, &web_status(5, 5)),
+            Some(true)
+        );
+        assert_eq!(
+            web_capacity_restored(&scaled, &BTreeMap::new()),
+            Some(false)
+        );
     }
 }

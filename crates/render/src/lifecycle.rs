@@ -1,6 +1,8 @@
 //! Lifecycle tasks: which run, their commands, and the checksum chain that decides when each
 //! runs again.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use superset_operator_api::SupersetSpec;
 use superset_operator_api::duration::Timeout;
@@ -283,6 +285,12 @@ pub enum ChainInputs<'a> {
     Migrate {
         /// `repository:tag`.
         image: String,
+        /// The images of components that run Superset's code under an image of their own
+        /// (`<component>.image`, when it differs from the lifecycle image), by component: a
+        /// new one is new code, which must not run before the components are drained and the
+        /// schema migrated. Left out when empty, so that checksums without one stay as they were.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        component_images: BTreeMap<&'static str, String>,
         /// The sourced bootstrap script.
         bootstrap: Option<&'a str>,
         /// Whether the database is created first.

@@ -836,6 +836,24 @@ fn resolve_component(
     }
 }
 
+/// The images of the components that run Superset's code under an image other than
+/// `lifecycle_image`, by component field.
+fn component_images(
+    spec: &SupersetSpec,
+    lifecycle_image: &ImageSpec,
+) -> BTreeMap<&'static str, String> {
+    let lifecycle_ref = image_ref(lifecycle_image);
+    Component::ALL
+        .into_iter()
+        .filter(|c| c.is_python())
+        .filter_map(|c| {
+            let over = view(spec, c)?.image?;
+            let own = image_ref(&image(&spec.image, Some(over)));
+            (own != lifecycle_ref).then_some((c.field(), own))
+        })
+        .collect()
+}
+
 fn resolve_tasks(
     spec: &SupersetSpec,
     parent: &str,
@@ -973,6 +991,7 @@ fn resolve_tasks(
                 }
             }
             TaskType::Migrate => ChainInputs::Migrate {
+                component_images: component_images(spec, &task_image),
                 image: image_ref(&task_image),
                 bootstrap: script,
                 create_database: spec

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use superset_operator_api::SupersetLifecycleTask;
 use superset_operator_api::status::TaskState;
@@ -85,6 +85,7 @@ pub fn attempt_pod(task: &SupersetLifecycleTask, attempt: i32) -> Pod {
         workload::pod_spec(&spec.image, &template, spec.service_account_name.as_deref());
     pod_spec.restart_policy = Some("Never".into());
     pod_spec.active_deadline_seconds = Some(timeout(spec).as_secs() as i64);
+    as_native_sidecars(&mut pod_spec);
     if let Some(main) = pod_spec
         .containers
         .iter_mut()
@@ -118,6 +119,29 @@ pub fn attempt_pod(task: &SupersetLifecycleTask, attempt: i32) -> Pod {
         spec: Some(pod_spec),
         status: None,
     }
+}
+
+/// Turns the sidecars of a task pod into native sidecars: init containers that keep running
+/// (`restartPolicy: Always`). They start before the other init containers and the task, serve
+/// it (a database proxy, say), and are stopped once it ends; as plain containers a sidecar that
+/// never exits would hold the pod Running until its deadline and fail the task.
+fn as_native_sidecars(pod: &mut PodSpec) {
+    let (main, sidecars): (Vec<Container>, Vec<Container>) = std::mem::take(&mut pod.containers)
+        .into_iter()
+        .partition(|c| c.name == naming::MAIN_CONTAINER);
+    pod.containers = main;
+    if sidecars.is_empty() {
+        return;
+    }
+    let mut init: Vec<Container> = sidecars
+        .into_iter()
+        .map(|c| Container {
+            restart_policy: Some("Always".into()),
+            ..c
+        })
+        .collect();
+    init.extend(pod.init_containers.take().unwrap_or_default());
+    pod.init_containers = Some(init);
 }
 
 /// How an attempt pod stands.
@@ -207,14 +231,17 @@ pub fn observe(pod: &Pod) -> Option<Attempt> {
     })
 }
 
+/// Every container's status, the task's own first: a failed task names its own exit, not that
+/// of a sidecar stopped because the task ended.
 fn all_container_statuses(
     status: &PodStatus,
 ) -> impl Iterator<Item = &k8s_openapi::api::core::v1::ContainerStatus> {
-    status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten())
+    let containers = status.container_statuses.iter().flatten();
+    let (main, others): (Vec<_>, Vec<_>) =
+        containers.partition(|c| c.name == naming::MAIN_CONTAINER);
+    main.into_iter()
+        .chain(status.init_container_statuses.iter().flatten())
+        .chain(others)
 }
 
 fn finished_at(status: &PodStatus) -> Option<Timestamp> {

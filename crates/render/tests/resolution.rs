@@ -203,6 +203,47 @@ fn an_image_change_reruns_migrate_and_everything_after_it() {
 }
 
 #[test]
+fn a_component_image_of_its_own_goes_through_migrate_like_the_main_image() {
+    let with = |web: &str, websocket: &str| {
+        resolved(&dev(&format!(
+            "{ALL}  websocketServer:\n    config: '{{}}'\n    image: {{tag: \"{websocket}\"}}\n"
+        )
+        .replace(
+            "  webServer: {}",
+            &format!("  webServer: {{image: {{tag: \"{web}\"}}}}"),
+        )))
+    };
+    let plain = resolved(&dev(ALL));
+    let same = with("6.0.0", "1");
+    // An override naming the lifecycle image changes nothing.
+    assert_eq!(
+        task_checksum(&plain, TaskType::Migrate),
+        task_checksum(&same, TaskType::Migrate)
+    );
+    // New Superset code in one component reruns migrate (which drains) and init.
+    let newer = with("6.1.0", "1");
+    assert_ne!(
+        task_checksum(&same, TaskType::Migrate),
+        task_checksum(&newer, TaskType::Migrate)
+    );
+    assert_ne!(
+        task_checksum(&same, TaskType::Init),
+        task_checksum(&newer, TaskType::Init)
+    );
+    assert!(
+        newer
+            .tasks
+            .iter()
+            .any(|t| t.task_type == TaskType::Migrate && t.requires_drain)
+    );
+    // The websocket server runs no Superset code.
+    assert_eq!(
+        task_checksum(&same, TaskType::Migrate),
+        task_checksum(&with("6.0.0", "2"), TaskType::Migrate)
+    );
+}
+
+#[test]
 fn a_trigger_reruns_its_task_and_the_ones_after_it_only() {
     let with_rotate = format!("{ALL}  previousSecretKey: old\n  lifecycle:\n    rotate: {{}}\n");
     let before = resolved(&dev(&with_rotate));

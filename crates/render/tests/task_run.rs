@@ -450,3 +450,49 @@ fn the_instance_selector_finds_every_task_of_the_parent() {
         "superset.apache.org/parent=dev,superset.apache.org/task"
     );
 }
+
+#[test]
+fn sidecars_of_a_task_pod_run_as_native_sidecars_and_never_hold_it_running() {
+    let task = task(json!({ "podTemplate": {
+        "labels": { "superset.apache.org/parent": "dev", "superset.apache.org/task": "migrate" },
+        "sidecars": [{ "name": "cloud-sql-proxy", "image": "proxy:2" }],
+        "initContainers": [{ "name": "wait-for-db", "image": "busybox" }],
+    } }));
+    let pod = plan(&task, &[], at(0)).create.unwrap();
+    let spec = pod.spec.unwrap();
+    let names = |containers: &[k8s_openapi::api::core::v1::Container]| {
+        containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&spec.containers), ["superset"]);
+    let init = spec.init_containers.unwrap();
+    // The proxy starts first, so the other init containers can use it too.
+    assert_eq!(names(&init), ["cloud-sql-proxy", "wait-for-db"]);
+    assert_eq!(init[0].restart_policy.as_deref(), Some("Always"));
+    assert_eq!(init[1].restart_policy, None);
+}
+
+#[test]
+fn a_failed_task_names_its_own_exit_not_a_stopped_sidecar() {
+    let task = task(json!({}));
+    let first = plan(&task, &[], at(0));
+    let mut pod = created(&first, at(0));
+    pod.status = Some(
+        serde_json::from_value(json!({
+            "phase": "Failed",
+            "initContainerStatuses": [{
+                "name": "proxy", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": { "terminated": { "exitCode": 143, "reason": "Error" } } }],
+            "containerStatuses": [{
+                "name": "superset", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": { "terminated": { "exitCode": 1, "reason": "Error",
+                    "message": "alembic: no such revision" } } }],
+        }))
+        .unwrap(),
+    );
+    let failed = plan(&after(&task, &first), &[pod], at(10));
+    let message = failed.status.message.unwrap();
+    assert!(message.starts_with("Exit code 1 in superset"), "{message}");
+}

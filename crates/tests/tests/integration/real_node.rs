@@ -383,6 +383,13 @@ async fn a_production_superset_migrates_serves_runs_async_queries_and_reports() 
     let mut superset = production("bi", "6.1.0-dev");
     superset["spec"]["celeryFlower"] =
         json!({ "image": { "repository": "superset-flower", "tag": "6.1.0" } });
+    // A sidecar that never ends on its own (a database proxy, say) in every task pod: the
+    // migration and the init must still complete, not run until their deadline.
+    superset["spec"]["lifecycle"] = json!({ "podTemplate": { "sidecars": [{
+        "name": "proxy",
+        "image": "apachesuperset.docker.scarf.sh/apache/superset:6.1.0-dev",
+        "command": ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"],
+    }] } });
     let bi = deploy(superset).await;
     let (env, url) = (&bi.env, &bi.url);
     assert_eq!(http_status(env, &format!("{url}/health")), "200");
