@@ -400,9 +400,33 @@ pub(crate) async fn sync_live<K: Watched + Serialize>(
                 known.forget(api.namespace().unwrap_or_default(), name);
             }
         }
-        _ => {}
+        // Wanted at a name another object holds: reported, so that nothing goes on to use it
+        // (a ConfigMap of someone else's code mounted into pods that hold the instance's
+        // Secrets, say).
+        (Control::Unowned, Some(_)) => return Err(name_taken::<K>(name, None)),
+        (Control::Foreign(owner), Some(_)) => return Err(name_taken::<K>(name, Some(owner))),
+        (Control::Foreign(_) | Control::Unowned | Control::Absent, None) => {}
     }
     Ok(())
+}
+
+/// The error for a `K` named `name` that the operator does not control.
+pub(crate) fn name_taken<K: Watched>(name: &str, controller: Option<String>) -> Error {
+    let kind = K::kind(&()).into_owned();
+    let hint = if kind == "ServiceAccount" {
+        "; or, to run the pods as this ServiceAccount, set serviceAccount.create to false"
+    } else {
+        ""
+    };
+    Error::NameTaken {
+        holder: match controller {
+            Some(controller) => format!("is controlled by {controller}"),
+            None => "is not managed by this operator".into(),
+        },
+        kind,
+        name: name.to_owned(),
+        hint,
+    }
 }
 
 fn child_status(

@@ -45,6 +45,20 @@ pub enum Error {
     /// The reconcile panicked: a defect of the operator, met on this object alone.
     #[error("the operator failed on this object (a defect; please report it): {0}")]
     Panicked(String),
+    /// An object the operator did not create holds a name it manages; it is never used.
+    #[error(
+        "{kind} {name} exists and {holder}: it is never used or changed; delete or rename it so the operator can create its own{hint}"
+    )]
+    NameTaken {
+        /// Its kind.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// Who controls it, in words: "is not managed by this operator", "is controlled by …".
+        holder: String,
+        /// What else may be meant, with its leading separator; empty when nothing is.
+        hint: &'static str,
+    },
 }
 
 impl Error {
@@ -65,6 +79,7 @@ impl Error {
             Error::MissingIdentity => "identity",
             Error::Resolve(_) => "resolve",
             Error::Panicked(_) => "panic",
+            Error::NameTaken { .. } => "name_taken",
         }
     }
 
@@ -86,6 +101,7 @@ impl Error {
             Error::MissingIdentity => "MissingIdentity",
             Error::Resolve(_) => "SpecNotResolvable",
             Error::Panicked(_) => "InternalError",
+            Error::NameTaken { .. } => "ManagedNameTaken",
         }
     }
 
@@ -107,7 +123,8 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         match self {
             Error::Kube(kube::Error::Api(status)) => matches!(status.code, 400 | 422),
-            Error::Kube(_) => false,
+            // The other object may go at any time, and its deletion wakes nothing: retried.
+            Error::Kube(_) | Error::NameTaken { .. } => false,
             Error::Json(_) | Error::MissingIdentity | Error::Resolve(_) | Error::Panicked(_) => {
                 true
             }

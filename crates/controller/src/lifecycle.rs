@@ -698,7 +698,11 @@ async fn apply_task(
         apply::Control::Absent | apply::Control::Ours => {
             Ok(apply::apply(&api, &desired, live).await?)
         }
-        _ => Ok(live.expect("classified as present")),
+        apply::Control::Unowned => Err(child::name_taken::<SupersetLifecycleTask>(&name, None)),
+        apply::Control::Foreign(controller) => Err(child::name_taken::<SupersetLifecycleTask>(
+            &name,
+            Some(controller),
+        )),
     }
 }
 

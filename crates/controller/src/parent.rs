@@ -35,7 +35,7 @@ use superset_operator_render::{
 };
 
 use crate::apply::{self, FIELD_MANAGER, owned_by, owner_reference};
-use crate::child::{ComponentChild, sync, sync_live};
+use crate::child::{ComponentChild, name_taken, sync, sync_live};
 use crate::decode::Lenient;
 use crate::report::without_reports;
 use crate::retry::{Retries, guarded};
@@ -399,8 +399,33 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
                 // ConfigMaps first: a pod template never points at a ConfigMap not there yet.
                 let config_map_name = naming::component_config_map(&name, component.component);
                 let config_map = component.config_map.clone().map(|cm| owned_by(cm, &owner));
-                sync(&config_maps, caches, &config_map_name, &uid, config_map).await?;
-                let status = apply_child(client, &namespace, &component.child, &owner).await?;
+                // A ConfigMap someone else holds at this name would be mounted as the
+                // component's code. One that replaced ours (the component runs) is removed and
+                // ours comes back; one that was there first holds the component back, and the
+                // others go on.
+                let mut synced = sync(
+                    &config_maps,
+                    caches,
+                    &config_map_name,
+                    &uid,
+                    config_map.clone(),
+                )
+                .await;
+                if matches!(synced, Err(Error::NameTaken { .. }))
+                    && read_child(client, &namespace, &name, component.component)
+                        .await?
+                        .is_some()
+                {
+                    remove_impostor(&config_maps, &config_map_name).await?;
+                    synced = sync(&config_maps, caches, &config_map_name, &uid, config_map).await;
+                }
+                let status = match synced {
+                    Err(taken @ Error::NameTaken { .. }) => Some(held_back(&taken, superset)),
+                    other => {
+                        other?;
+                        apply_child(client, &namespace, &component.child, &owner).await?
+                    }
+                };
                 statuses.insert(component.component, status);
             }
         }
@@ -429,6 +454,14 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
 
     let mut maintenance_on = step.maintenance;
     let mut requeue = step.requeue;
+    // The other object's removal wakes nothing: a held-back component is looked at again.
+    if statuses.values().flatten().any(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.reason == "ManagedNameTaken" && c.type_ == "Ready")
+    }) {
+        requeue = Some(requeue.map_or(NAME_TAKEN_RETRY, |r| r.min(NAME_TAKEN_RETRY)));
+    }
     if step.tasks_done && maintenance_on {
         if web_capacity_restored(&resolved, &statuses) != Some(false) {
             sync(
@@ -476,6 +509,32 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
         requeue = Some(requeue.map_or(OPTIONAL_KIND_RETRY, |r| r.min(OPTIONAL_KIND_RETRY)));
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Deletes the object at `name`, which another than the operator put in place of the
+/// operator's own.
+async fn remove_impostor(api: &Api<ConfigMap>, name: &str) -> Result<(), Error> {
+    if let Some(impostor) = api.get_opt(name).await? {
+        apply::delete_exact(api, name, &impostor.uid().unwrap_or_default()).await?;
+    }
+    Ok(())
+}
+
+/// The status of a component held back because a name it needs is taken: not ready, for the
+/// reason `taken` gives.
+fn held_back(taken: &Error, superset: &Superset) -> ComponentChildStatus {
+    let ready = conditions::set(
+        &[],
+        "Ready",
+        "False",
+        taken.reason(),
+        &taken.message(),
+        superset.meta().generation,
+    );
+    ComponentChildStatus {
+        conditions: vec![ready],
+        ..Default::default()
+    }
 }
 
 /// Whether the web server, back after a drain, runs the capacity its spec asks for: as many
@@ -703,6 +762,9 @@ fn optional_kinds() -> [GroupVersionKind; 2] {
         GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
     ]
 }
+
+/// How often a Superset with a component held back by a taken name looks again.
+const NAME_TAKEN_RETRY: Duration = Duration::from_secs(10);
 
 /// How often a Superset that wants a kind whose CRD is missing looks for it again.
 const OPTIONAL_KIND_RETRY: Duration = Duration::from_secs(15);
@@ -935,7 +997,8 @@ async fn apply_typed<K: ComponentChild>(
             let applied = apply::apply(&api, &desired, live).await?;
             Ok(seen_status(&applied))
         }
-        _ => Ok(None),
+        apply::Control::Unowned => Err(name_taken::<K>(&name, None)),
+        apply::Control::Foreign(controller) => Err(name_taken::<K>(&name, Some(controller))),
     }
 }
 

@@ -1006,3 +1006,162 @@ async fn drift_on_a_service_monitor_is_reverted() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// Whether the Superset `name` carries condition `type_` True for `reason`, and its message.
+fn condition_true<'a>(superset: &'a Superset, type_: &str, reason: &str) -> Option<&'a str> {
+    superset
+        .status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True" && c.reason == reason)
+        .map(|c| c.message.as_str())
+}
+
+#[tokio::test]
+async fn objects_at_managed_names_that_are_not_ours_are_never_used() {
+    let env = superset_operator_testkit::cluster().await;
+    // Someone else's code at the name of the web server's configuration, and a ServiceAccount
+    // at the name a second instance would create.
+    let config_maps: Api<ConfigMap> = env.api();
+    let planted: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "dev-web-server-config" },
+        "data": { "superset_config.py": "import os; os.system('exfiltrate')" },
+    }))
+    .unwrap();
+    let planted = config_maps
+        .create(&PostParams::default(), &planted)
+        .await
+        .unwrap();
+    let accounts: Api<ServiceAccount> = env.api();
+    let account: ServiceAccount =
+        serde_json::from_value(json!({ "metadata": { "name": "other" } })).unwrap();
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let running = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "webServer": {}, "celeryWorker": {} })),
+        )
+        .await
+        .unwrap();
+    let mut other = superset(json!({ "celeryWorker": {} }));
+    other.metadata.name = Some("other".into());
+    supersets
+        .create(&PostParams::default(), &other)
+        .await
+        .unwrap();
+
+    // The web server is held back and says why; the worker runs.
+    let degraded = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| condition_true(s, "Degraded", "ManagedNameTaken"))
+            .is_some_and(|m| m.contains("ConfigMap dev-web-server-config"))
+    });
+    within("the taken ConfigMap was not reported", degraded)
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = env.api();
+    within(
+        "the worker did not roll out beside the held-back web server",
+        await_condition(
+            deployments.clone(),
+            "dev-celery-worker",
+            |d: Option<&Deployment>| d.is_some(),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        deployments
+            .get_opt("dev-web-server")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let web: Api<SupersetWebServer> = env.api();
+    assert!(web.get_opt("dev").await.unwrap().is_none());
+    let still = config_maps.get("dev-web-server-config").await.unwrap();
+    assert_eq!(still.uid(), planted.uid());
+    assert_eq!(still.data, planted.data);
+
+    // The second instance stops at its ServiceAccount, and is told what else it may mean.
+    let blocked = await_condition(supersets.clone(), "other", |s: Option<&Superset>| {
+        s.and_then(|s| condition_true(s, "ReconcileError", "ManagedNameTaken"))
+            .is_some_and(|m| {
+                m.contains("ServiceAccount other") && m.contains("serviceAccount.create")
+            })
+    });
+    within("the taken ServiceAccount was not reported", blocked)
+        .await
+        .unwrap();
+    assert!(
+        deployments
+            .get_opt("other-celery-worker")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Once the planted ConfigMap goes, the operator's own takes its place.
+    config_maps
+        .delete("dev-web-server-config", &Default::default())
+        .await
+        .unwrap();
+    within(
+        "the web server did not come once the name was free",
+        await_condition(
+            deployments.clone(),
+            "dev-web-server",
+            |d: Option<&Deployment>| d.is_some(),
+        ),
+    )
+    .await
+    .unwrap();
+
+    // A ConfigMap put in place of the operator's own while no operator ran is replaced.
+    running.kill();
+    config_maps
+        .delete("dev-celery-worker-config", &Default::default())
+        .await
+        .unwrap();
+    within(
+        "the worker's ConfigMap was not deleted",
+        await_condition(
+            config_maps.clone(),
+            "dev-celery-worker-config",
+            kube::runtime::conditions::is_deleted(""),
+        ),
+    )
+    .await
+    .ok();
+    let swapped: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "dev-celery-worker-config" },
+        "data": { "superset_config.py": "import os; os.system('exfiltrate')" },
+    }))
+    .unwrap();
+    let swapped = config_maps
+        .create(&PostParams::default(), &swapped)
+        .await
+        .unwrap();
+    let _operator = operator(&env);
+    let replaced = await_condition(
+        config_maps.clone(),
+        "dev-celery-worker-config",
+        move |c: Option<&ConfigMap>| {
+            c.is_some_and(|c| {
+                c.uid() != swapped.uid()
+                    && c.data
+                        .as_ref()
+                        .and_then(|d| d.get("superset_config.py"))
+                        .is_some_and(|code| !code.contains("exfiltrate"))
+            })
+        },
+    );
+    within("the swapped ConfigMap was not replaced", replaced)
+        .await
+        .unwrap();
+}
