@@ -32,11 +32,12 @@ pub enum PullPolicy {
 pub struct ImageSpec {
     /// Image repository, without tag.
     #[serde(default = "default_superset_repository")]
+    #[schemars(regex(pattern = crate::patterns::IMAGE_REPOSITORY), length(max = 255))]
     pub repository: String,
 
     /// Image tag, for example `6.0.0`. Changing it is an upgrade: the migrate task runs again
     /// before any component rolls to the new image.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), regex(pattern = crate::patterns::IMAGE_TAG))]
     pub tag: String,
 
     /// When the kubelet pulls the image.
@@ -55,11 +56,12 @@ pub struct ImageSpec {
 pub struct ImageOverrideSpec {
     /// Image repository; inherits `spec.image.repository` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::patterns::IMAGE_REPOSITORY), length(max = 255))]
     pub repository: Option<String>,
 
     /// Image tag; inherits `spec.image.tag` when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), regex(pattern = crate::patterns::IMAGE_TAG))]
     pub tag: Option<String>,
 
     /// Pull policy; inherits `spec.image.pullPolicy` when unset.
@@ -74,11 +76,12 @@ pub struct ImageOverrideSpec {
 pub struct ContainerImageSpec {
     /// Image repository; the default depends on where the image is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::patterns::IMAGE_REPOSITORY), length(max = 255))]
     pub repository: Option<String>,
 
     /// Image tag; the default depends on where the image is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), regex(pattern = crate::patterns::IMAGE_TAG))]
     pub tag: Option<String>,
 
     /// When the kubelet pulls the image; `IfNotPresent` when unset.

@@ -9,6 +9,7 @@ pub mod children;
 pub mod duration;
 pub mod generated;
 pub mod image;
+pub mod patterns;
 pub mod scaling;
 mod schema;
 pub mod service;
@@ -48,5 +49,6 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
     crds.into_iter()
         .map(schema::reflow_descriptions)
         .map(schema::bound_int32)
+        .map(schema::pattern_quantities)
         .collect()
 }

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod naming;
 pub mod networking;
 pub mod python;
+pub mod pod_security;
 pub mod redact;
 pub mod references;
 pub mod resolve;

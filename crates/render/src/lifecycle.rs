@@ -285,9 +285,9 @@ pub enum ChainInputs<'a> {
     Migrate {
         /// `repository:tag`.
         image: String,
-        /// The images of components that run Superset's code under an image of their own
-        /// (`<component>.image`, when it differs from the lifecycle image), by component: a
-        /// new one is new code, which must not run before the components are drained and the
+        /// The tags of components that run Superset's code under a tag of their own
+        /// (`<component>.image.tag`, when it differs from the lifecycle image's), by component:
+        /// a new one is new code, which must not run before the components are drained and the
         /// schema migrated. Left out when empty, so that checksums without one stay as they were.
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         component_images: BTreeMap<&'static str, String>,

@@ -42,6 +42,11 @@ pub enum ResolveError {
     /// `metadata.name` is missing.
     #[error("metadata.name is required")]
     MissingName,
+    /// A Production or Staging pod template asks for more than the baseline Pod Security Standard allows.
+    #[error(
+        "a Production or Staging Superset runs no pod below the baseline Pod Security Standard: {0}; remove these settings (or use environment Development)"
+    )]
+    BelowBaseline(String),
 }
 
 /// Everything the operator creates for one Superset, before owner references.
@@ -521,7 +526,41 @@ pub fn resolve_with(
         .clone()
         .unwrap_or_else(|| name.clone());
     let tasks = resolve_tasks(spec, &name, &namespace, &incoming, options);
-    Ok(Resolved { components, tasks })
+    let resolved = Resolved { components, tasks };
+    if spec.environment != superset_operator_api::superset::Environment::Development {
+        refuse_below_baseline(&resolved)?;
+    }
+    Ok(resolved)
+}
+
+/// Refuses pods below the baseline Pod Security Standard, naming each place and field.
+fn refuse_below_baseline(resolved: &Resolved) -> Result<(), ResolveError> {
+    let components = resolved.components.iter().map(|c| {
+        (
+            c.component.field().to_owned(),
+            c.child.flat().pod_template.as_deref(),
+        )
+    });
+    let tasks = resolved.tasks.iter().map(|t| {
+        (
+            format!("lifecycle.{}", t.task_type.suffix()),
+            t.task.spec.pod_template.as_deref(),
+        )
+    });
+    let found: Vec<String> = components
+        .chain(tasks)
+        .flat_map(|(place, pod)| {
+            let violations = pod.map(crate::pod_security::baseline_violations);
+            violations
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |v| format!("{place}: {v}"))
+        })
+        .collect();
+    match found.is_empty() {
+        true => Ok(()),
+        false => Err(ResolveError::BelowBaseline(found.join(", "))),
+    }
 }
 
 fn service_account(spec: &SupersetSpec, parent: &str) -> String {
@@ -836,20 +875,20 @@ fn resolve_component(
     }
 }
 
-/// The images of the components that run Superset's code under an image other than
-/// `lifecycle_image`, by component field.
+/// The tags of the components that run Superset's code under a tag other than that of
+/// `lifecycle_image`, by component field. The tag is the version, which the schema follows: a
+/// repository of its own under the same tag (Flower's image, a build with extra drivers) is
+/// the same Superset.
 fn component_images(
     spec: &SupersetSpec,
     lifecycle_image: &ImageSpec,
 ) -> BTreeMap<&'static str, String> {
-    let lifecycle_ref = image_ref(lifecycle_image);
     Component::ALL
         .into_iter()
         .filter(|c| c.is_python())
         .filter_map(|c| {
-            let over = view(spec, c)?.image?;
-            let own = image_ref(&image(&spec.image, Some(over)));
-            (own != lifecycle_ref).then_some((c.field(), own))
+            let tag = view(spec, c)?.image?.tag.clone()?;
+            (tag != lifecycle_image.tag).then_some((c.field(), tag))
         })
         .collect()
 }

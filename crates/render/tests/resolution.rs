@@ -236,6 +236,15 @@ fn a_component_image_of_its_own_goes_through_migrate_like_the_main_image() {
             .iter()
             .any(|t| t.task_type == TaskType::Migrate && t.requires_drain)
     );
+    // A repository of its own under the same tag is the same Superset.
+    let flower = resolved(&dev(&ALL.replace(
+        "celeryFlower: {}",
+        "celeryFlower: {image: {repository: superset-flower}}",
+    )));
+    assert_eq!(
+        task_checksum(&plain, TaskType::Migrate),
+        task_checksum(&flower, TaskType::Migrate)
+    );
     // The websocket server runs no Superset code.
     assert_eq!(
         task_checksum(&same, TaskType::Migrate),
@@ -610,4 +619,30 @@ fn cache_and_celery_keys_name_the_namespace_too() {
             .is_some_and(|v| v.starts_with("analytics/")),
         "{instance:?}"
     );
+}
+
+#[test]
+fn production_refuses_pods_below_the_baseline_pod_security_standard() {
+    let yaml = |environment: &str| {
+        format!(
+            "apiVersion: superset.apache.org/v1alpha1\nkind: Superset\nmetadata: {{name: bi}}\nspec:\n  environment: {environment}\n  image: {{tag: \"6.0.0\"}}\n  secretKeyFrom: {{name: app, key: k}}\n  metastore: {{uriFrom: {{name: db, key: uri}}}}\n  podTemplate:\n    sidecars: [{{name: debug, image: x, securityContext: {{privileged: true}}}}]\n  webServer:\n    podTemplate:\n      volumes: [{{name: docker, hostPath: {{path: /var/run/docker.sock}}}}]\n"
+        )
+    };
+    let superset: superset_operator_api::Superset =
+        serde_yaml::from_str(&yaml("Production")).unwrap();
+    let error = superset_operator_render::resolve(&superset)
+        .unwrap_err()
+        .to_string();
+    for named in [
+        "webServer: volumes[docker].hostPath",
+        "webServer: sidecars[debug].securityContext.privileged",
+        "lifecycle.migrate: sidecars[debug].securityContext.privileged",
+    ] {
+        assert!(error.contains(named), "{named} not in {error}");
+    }
+    let development: superset_operator_api::Superset = serde_yaml::from_str(
+        &yaml("Development").replace("secretKeyFrom: {name: app, key: k}", "secretKey: dev"),
+    )
+    .unwrap();
+    assert!(superset_operator_render::resolve(&development).is_ok());
 }

@@ -34,6 +34,7 @@ pub struct GatewaySpec {
 
     /// Host names the route answers to; all of the Gateway's when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(regex(pattern = crate::patterns::HOSTNAME), length(max = 253)))]
     pub hostnames: Vec<String>,
 
     /// Annotations on the HTTPRoute.
@@ -85,6 +86,7 @@ pub struct IngressSpec {
 
     /// Single host name, used when `hosts` is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::patterns::HOSTNAME), length(max = 253))]
     pub host: Option<String>,
 
     /// Annotations on the Ingress.
@@ -111,6 +113,7 @@ pub struct IngressSpec {
 pub struct IngressHost {
     /// Host name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = crate::patterns::HOSTNAME), length(max = 253))]
     pub host: Option<String>,
 
     /// Paths routed to the web server; empty means every published component at its path.
@@ -206,7 +209,7 @@ pub struct ServiceAccountSpec {
 
     /// Name of the ServiceAccount; the Superset's name when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253))]
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::patterns::DNS_SUBDOMAIN))]
     pub name: Option<String>,
 
     /// Annotations on the created ServiceAccount (for example a cloud IAM role).

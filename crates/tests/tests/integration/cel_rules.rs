@@ -687,3 +687,72 @@ async fn what_admission_admits_the_operator_can_read() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[tokio::test]
+async fn what_the_objects_made_from_a_superset_would_refuse_admission_refuses() {
+    // Each of these was admitted, and then every apply of the Deployment, ServiceAccount or
+    // Ingress made from it failed with a 422 the user never saw at the source.
+    let env = superset_operator_testkit::api().await;
+    let api = api_for(&env, "Superset");
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let limits = |cpu: Value| {
+        dev(
+            json!({ "podTemplate": { "container": { "resources": { "limits": { "cpu": cpu } } } } }),
+        )
+    };
+    let ingress_host =
+        |host: &str| dev(json!({ "webServer": {}, "networking": { "ingress": { "host": host } } }));
+    let refused = [
+        ("a cpu that is no quantity", limits(json!("banana"))),
+        ("a quantity with a space", limits(json!("1 Gi"))),
+        (
+            "a tag with a newline",
+            dev(json!({ "image": { "tag": "6.0.0\n" } })),
+        ),
+        (
+            "a repository with a tag",
+            dev(json!({ "image": { "repository": "apache/superset:6.0.0", "tag": "6.0.0" } })),
+        ),
+        (
+            "a component tag with a space",
+            dev(json!({ "webServer": { "image": { "tag": "6.0 .0" } } })),
+        ),
+        (
+            "a ServiceAccount name in capitals",
+            dev(json!({ "serviceAccount": { "name": "Superset_SA" } })),
+        ),
+        (
+            "an Ingress host with a scheme",
+            ingress_host("http://bi.example.com"),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, spec) in refused {
+        let object: DynamicObject = serde_json::from_value(superset("s", spec)).unwrap();
+        match api.create(&dry_run, &object).await {
+            Ok(_) => failures.push(format!("{what}: admitted")),
+            Err(kube::Error::Api(status)) if status.code == 422 => {}
+            Err(error) => failures.push(format!("{what}: {error}")),
+        }
+    }
+    let admitted = [
+        limits(json!("500m")),
+        limits(json!(2)),
+        limits(json!("1.5")),
+        dev(json!({ "image": { "tag": "6.1.0-dev" } })),
+        dev(json!({ "image": { "repository": "localhost:5000/team/superset", "tag": "6.0.0" } })),
+        dev(json!({ "celeryFlower": { "image": { "repository": "superset-flower" } } })),
+        dev(json!({ "serviceAccount": { "name": "superset.bi" } })),
+        ingress_host("*.example.com"),
+    ];
+    for spec in admitted {
+        let object: DynamicObject = serde_json::from_value(superset("s", spec.clone())).unwrap();
+        if let Err(error) = api.create(&dry_run, &object).await {
+            failures.push(format!("{spec}: refused: {error}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
