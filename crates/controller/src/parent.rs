@@ -28,6 +28,7 @@ use superset_operator_api::{
 };
 use superset_operator_render::lifecycle::APPROVE_UPGRADE;
 use superset_operator_render::references::{self, Reference};
+use superset_operator_render::secret_key;
 use superset_operator_render::versions;
 use superset_operator_render::{
     Child, Component, ResolveOptions, Resolved, labels, naming, networking, resolve, resolve_with,
@@ -265,10 +266,18 @@ fn memoised_reads(memo: &mut ReadMemo, superset: &Superset) -> Arc<BTreeSet<Refe
     }
     let read = Arc::new(
         resolve(superset)
-            .map(|resolved| references::read_by_any(&superset.name_any(), &resolved))
+            .map(|resolved| reads(superset, &resolved))
             .unwrap_or_default(),
     );
     memo.insert(uid, (generation, read.clone()));
+    read
+}
+
+/// What a Superset's pass reads: the Secrets and ConfigMaps its components read, and the
+/// Secrets of both secret keys (the previous one only the rotate task reads).
+fn reads(superset: &Superset, resolved: &Resolved) -> BTreeSet<Reference> {
+    let mut read = references::read_by_any(&superset.name_any(), resolved);
+    read.extend(secret_key::references(&superset.spec));
     read
 }
 
@@ -333,11 +342,34 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
             .map(|t| t.0.to_string()),
     };
     let mut resolved = resolve_with(superset, &options)?;
-    let read = references::read_by_any(&name, &resolved);
-    let data = referenced_data(client, &namespace, read).await?;
+    let data = referenced_data(client, &namespace, reads(superset, &resolved)).await?;
     references::fold_read_data(&name, &mut resolved, |reference| {
         data.get(reference).cloned().unwrap_or_default()
     });
+    let keys = secret_key::keys(&superset.spec, &uid, |reference| {
+        data.get(reference).cloned().unwrap_or_default()
+    });
+    secret_key::fold_into_rotate(&mut resolved, &keys);
+    let recorded_key = superset
+        .status
+        .as_ref()
+        .and_then(|s| s.secret_key_fingerprint.clone());
+    let verdict = secret_key::judge(
+        recorded_key.as_deref(),
+        &keys,
+        resolved
+            .tasks
+            .iter()
+            .any(|t| t.task_type == superset_operator_api::task::TaskType::Rotate),
+        superset
+            .annotations()
+            .get(secret_key::ACCEPT)
+            .map(String::as_str),
+        &name,
+    );
+    if let secret_key::Verdict::Refuse(message) = verdict {
+        return refuse_new_key(client, superset, &resolved, message).await;
+    }
     let owner = owner_reference(superset);
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
 
@@ -494,6 +526,9 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
     );
     let applied = step.components == lifecycle::Components::Apply;
     let mut status = aggregate(superset, &statuses, &extra, applied);
+    if applied && keys.current.is_some() {
+        status.secret_key_fingerprint = keys.current.clone();
+    }
     let complete = finish_lifecycle(superset, &mut status, step, maintenance_on, &schedule);
     if complete && superset.annotations().contains_key(APPROVE_UPGRADE) {
         consume_approval(client, superset).await?;
@@ -509,6 +544,29 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
         requeue = Some(requeue.map_or(OPTIONAL_KIND_RETRY, |r| r.min(OPTIONAL_KIND_RETRY)));
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// A pass that found a new secret key nothing re-encrypts for: nothing is applied and no task
+/// runs; the status says why and what to do. A change of the Superset or of the Secret wakes
+/// it again.
+async fn refuse_new_key(
+    client: &Client,
+    superset: &Superset,
+    resolved: &Resolved,
+    message: String,
+) -> Result<Action, Error> {
+    let namespace = superset.namespace().ok_or(Error::MissingIdentity)?;
+    let name = superset.name_any();
+    let mut statuses = BTreeMap::new();
+    for component in &resolved.components {
+        let status = read_child(client, &namespace, &name, component.component).await?;
+        statuses.insert(component.component, status.flatten());
+    }
+    let extra = [("Degraded", "True", "SecretKeyChanged", message)];
+    let mut status = aggregate(superset, &statuses, &extra, false);
+    status.phase = Some(SupersetPhase::Blocked);
+    write_status(client, superset, status).await?;
+    Ok(Action::await_change())
 }
 
 /// Deletes the object at `name`, which another than the operator put in place of the

@@ -19,6 +19,7 @@ pub mod networking;
 pub mod python;
 pub mod pod_security;
 pub mod redact;
+pub mod secret_key;
 pub mod references;
 pub mod resolve;
 pub mod schedule;

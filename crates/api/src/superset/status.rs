@@ -50,6 +50,12 @@ pub struct SupersetStatus {
     /// Image (`repository:tag`) that last completed the lifecycle pipeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_lifecycle_image: Option<String>,
+
+    /// A fingerprint of the secret key the components were last applied with (salted with the
+    /// instance's UID; never the key). A different key is refused until the stored secrets
+    /// are re-encrypted (`previousSecretKeyFrom` and `lifecycle.rotate`) or it is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_fingerprint: Option<String>,
 }
 
 /// Summary of where a `Superset` stands.

@@ -696,14 +696,63 @@ async fn a_rotated_secret_rolls_exactly_the_components_that_read_it() {
     );
     assert_eq!(after["dev-celery-beat"], before["dev-celery-beat"]);
 
+    // A new secret key with nothing to re-encrypt the stored secrets is refused: no component
+    // rolls to a key that cannot read the database passwords Superset saved.
     let rotate = json!({ "stringData": { "secret-key": "v2" } });
     secrets
         .patch("app", &PatchParams::default(), &Patch::Merge(&rotate))
         .await
         .unwrap();
+    let refused = await_condition(supersets.clone(), "dev", |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref()).is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Degraded" && c.status == "True" && c.reason == "SecretKeyChanged"
+            })
+        })
+    });
+    let refused = within("the new secret key was not refused", refused)
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        checksums(&deployments).await,
+        after,
+        "a component rolled to the new key"
+    );
+    let status = refused.status.unwrap();
+    assert_eq!(
+        status.phase,
+        Some(superset_operator_api::superset::status::SupersetPhase::Blocked)
+    );
+    let message = status
+        .conditions
+        .iter()
+        .find(|c| c.reason == "SecretKeyChanged")
+        .unwrap()
+        .message
+        .clone();
+    // The message says what to do, down to the command that accepts the loss.
+    let accept = message
+        .split_whitespace()
+        .find(|w| w.starts_with("superset.apache.org/accept-secret-key="))
+        .expect("the message names the annotation")
+        .to_owned();
+    assert!(message.contains("previousSecretKeyFrom"), "{message}");
+    let (key, value) = accept.split_once('=').unwrap();
+    supersets
+        .patch(
+            "dev",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "annotations": { key: value } } })),
+        )
+        .await
+        .unwrap();
     for name in ["dev-web-server", "dev-celery-worker", "dev-celery-beat"] {
         wait_for_roll(&deployments, name, after[name].clone()).await;
     }
+    let recorded = supersets.get("dev").await.unwrap().status.unwrap();
+    assert_eq!(recorded.secret_key_fingerprint.as_deref(), Some(value));
     // Only hashes travel: no secret value appears in what the operator wrote.
     let children = env
         .kubectl()
