@@ -75,18 +75,22 @@ impl Mapper {
                 {
                     p["httpGet"]["port"] = json!(our_port);
                 }
-                self.set(&format!("{s}.podTemplate.container.{probe}"), p);
+                let spec_path = format!("{s}.podTemplate.container.{probe}");
+                self.copied(&format!("{v}.{probe}"), &spec_path);
+                self.set(&spec_path, p);
             }
         }
         if let Some(Value::Object(env)) = self.values.take(&format!("{v}.env")) {
+            let env_path = format!("{s}.podTemplate.container.env");
             for (name, value) in env {
                 let value = value
                     .as_str()
                     .map_or_else(|| value.to_string(), str::to_owned);
-                self.push(
-                    &format!("{s}.podTemplate.container.env"),
-                    json!({"name": name, "value": value}),
-                );
+                if super::settings::is_credential(&name, &value) {
+                    self.move_to_secret(&format!("{v}.env.{name}"), &name, &value, &env_path);
+                } else {
+                    self.push(&env_path, json!({"name": name, "value": value}));
+                }
             }
         }
         if let Some(Value::Array(command)) = self.values.take(&format!("{v}.command")) {
@@ -207,6 +211,10 @@ impl Mapper {
             service["port"] = json!(port);
         }
         if let Some(a) = self.values.take(&format!("{values_base}.annotations")) {
+            self.copied(
+                &format!("{values_base}.annotations"),
+                &format!("{spec_path}.annotations"),
+            );
             service["annotations"] = a;
         }
         // The chart's default is the string "nil".
@@ -273,6 +281,7 @@ impl Mapper {
             ingress["className"] = json!(class);
         }
         if let Some(a) = self.values.take("ingress.annotations") {
+            self.copied("ingress.annotations", "networking.ingress.annotations");
             ingress["annotations"] = a;
         }
         let path = self

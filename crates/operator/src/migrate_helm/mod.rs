@@ -4,15 +4,21 @@
 //!
 //! Credentials are never copied. Database and Valkey passwords become `*From` references to the
 //! Secret the chart created (`<fullname>-env`), the websocket configuration to the chart's
-//! `<fullname>-ws-config`, and literal credentials in `configOverrides` become environment
-//! lookups backed by a Secret the report names. Every key of the values file is either mapped,
-//! reported, or known to be the chart's own plumbing; nothing is dropped silently.
+//! `<fullname>-ws-config`, and literal credentials (in environment variables, `configOverrides`
+//! and `bootstrapScript`) are read from a Secret the report names. What cannot read a Secret
+//! (a probe's header, an annotation, an argument) gets a placeholder and a line in the report.
+//! Before the manifest is printed, every value in it is looked at once more ([`sweep`]), and
+//! errors name the field at fault, never its value. Every key of the values file is either
+//! mapped, reported, or known to be the chart's own plumbing; nothing is dropped silently.
 
 mod components;
 mod connections;
 mod credentials;
 mod init;
+mod python;
 mod settings;
+mod shell;
+mod sweep;
 mod values;
 mod yaml;
 
@@ -66,20 +72,27 @@ pub struct Unmapped {
     pub reason: String,
 }
 
-/// Why a values file cannot be migrated.
+/// Why a values file cannot be migrated. Neither names a value, which may be a credential.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    /// Not YAML.
+    /// Not YAML: what is wrong and where.
     #[error("the values file is not valid YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(String),
     /// A value has a shape the `Superset` API cannot take.
     #[error("{field}: {message} (check the values that map to it)")]
     Shape {
-        /// The `Superset` field, such as `spec.webServer.podTemplate.tolerations`.
+        /// The `Superset` field, such as `spec.webServer.podTemplate.tolerations`, and the
+        /// values it came from when known.
         field: String,
         /// The API's complaint.
         message: String,
     },
+}
+
+impl From<serde_yaml::Error> for MigrateError {
+    fn from(error: serde_yaml::Error) -> Self {
+        MigrateError::Yaml(without_values(&error.to_string()))
+    }
 }
 
 /// Migrates one values file.
@@ -186,6 +199,11 @@ struct Mapper {
     secret_key_from_config: Option<String>,
     /// Environment variable names already given to credentials moved out of the values.
     credential_envs: std::collections::BTreeSet<String>,
+    /// The value behind each key of the credentials Secret given to an environment variable,
+    /// so that one value read in several places is one key. Never printed.
+    credential_values: std::collections::BTreeMap<String, String>,
+    /// Spec paths filled from a values path as they were, to name the values in reports.
+    copies: Vec<(String, String)>,
 }
 
 impl Mapper {
@@ -202,6 +220,8 @@ impl Mapper {
             env_secret_needed: false,
             secret_key_from_config: None,
             credential_envs: Default::default(),
+            credential_values: Default::default(),
+            copies: Vec::new(),
         }
     }
 
@@ -226,6 +246,7 @@ impl Mapper {
                 json!({"secretRef": {"name": secret}}),
             );
         }
+        self.sweep_credentials();
     }
 
     fn finish(mut self, options: &Options) -> Result<Migration, MigrateError> {
@@ -246,7 +267,7 @@ impl Mapper {
             "metadata": metadata,
             "spec": Value::Object(self.spec),
         });
-        check_shape(&manifest)?;
+        check_shape(&manifest, |field| sweep::values_path(&self.copies, field))?;
         self.secrets.sort();
         self.secrets.dedup();
         self.unmapped.sort();
@@ -291,7 +312,50 @@ impl Mapper {
     /// Copies a value unchanged when the values file has it.
     fn copy(&mut self, values_path: &str, spec_path: &str) {
         if let Some(v) = self.values.take(values_path) {
+            self.copied(values_path, spec_path);
             self.set(spec_path, v);
+        }
+    }
+
+    /// Records that `spec_path` holds the value of `values_path` as it was.
+    fn copied(&mut self, values_path: &str, spec_path: &str) {
+        self.copies
+            .push((spec_path.to_owned(), values_path.to_owned()));
+    }
+
+    /// The key of the credentials Secret for a credential named `name` (an environment
+    /// variable's name) with `value`: `name` itself unless another value took it.
+    fn credential_key(&mut self, name: &str, value: &str) -> String {
+        let mut candidate = name.to_owned();
+        let mut n = 2;
+        loop {
+            match self.credential_values.get(&candidate) {
+                Some(known) if known == value => return candidate,
+                None if !self.credential_envs.contains(&candidate) => break,
+                _ => {
+                    candidate = format!("{name}_{n}");
+                    n += 1;
+                }
+            }
+        }
+        self.credential_envs.insert(candidate.clone());
+        self.credential_values
+            .insert(candidate.clone(), value.to_owned());
+        candidate
+    }
+
+    /// Adds `env_name`, read from `key` of the credentials Secret, to the environment at
+    /// `env_path`, unless it is there already.
+    fn push_credential_env(&mut self, env_path: &str, env_name: &str, key: &str) {
+        let secret = self.credentials_secret();
+        let entry =
+            json!({"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}});
+        let present = self
+            .get(env_path)
+            .and_then(Value::as_array)
+            .is_some_and(|env| env.contains(&entry));
+        if !present {
+            self.push(env_path, entry);
         }
     }
 
@@ -365,16 +429,77 @@ fn environment_name(environment: Environment) -> &'static str {
     }
 }
 
-/// Checks that the built manifest has the shape of a `Superset`, naming the field if not.
-fn check_shape(manifest: &Value) -> Result<(), MigrateError> {
+/// Checks that the built manifest has the shape of a `Superset`, naming the field (and the
+/// values it came from, by `values_path`) if not, but not the value.
+fn check_shape(manifest: &Value, values_path: impl Fn(&str) -> String) -> Result<(), MigrateError> {
     let text = manifest.to_string();
     let mut deserializer = serde_json::Deserializer::from_str(&text);
     serde_path_to_error::deserialize::<_, Superset>(&mut deserializer)
         .map(drop)
-        .map_err(|e| MigrateError::Shape {
-            field: e.path().to_string(),
-            message: e.inner().to_string(),
+        .map_err(|e| {
+            let field = e.path().to_string();
+            let source = field
+                .strip_prefix("spec.")
+                .map(&values_path)
+                .filter(|source| !source.starts_with("spec."));
+            let message = without_values(&e.inner().to_string());
+            // The position is in the manifest as JSON, which the user never sees.
+            let message = match message.rfind(" at line ") {
+                Some(at) => message[..at].to_owned(),
+                None => message,
+            };
+            MigrateError::Shape {
+                field: match source {
+                    Some(source) => format!("{field} (from {source})"),
+                    None => field,
+                },
+                message,
+            }
         })
+}
+
+/// The words serde and the YAML parser put before a value they quote.
+const BEFORE_A_VALUE: [&str; 8] = [
+    "string",
+    "integer",
+    "point",
+    "boolean",
+    "character",
+    "variant",
+    "bytes",
+    "value",
+];
+
+/// A parser's message without the values it quotes: `invalid type: string "x", expected
+/// i32` becomes `invalid type: string, expected i32`. What is quoted after `expected` (the
+/// schema's names) and the name of a field is kept; any other quoted text is taken out too,
+/// and whatever still reads as a credential is masked.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[at] as char;
+        let head = &rest[..at];
+        let Some(length) = rest[at + 1..].find(quote) else {
+            // An unclosed quote: nothing after it is kept.
+            out.push_str(head.trim_end());
+            rest = "";
+            break;
+        };
+        let end = at + 1 + length + 1;
+        let last_word = head.split_whitespace().last().unwrap_or_default();
+        let names_schema = ((out.contains("expected") || head.contains("expected"))
+            && !BEFORE_A_VALUE.contains(&last_word))
+            || last_word == "field";
+        if names_schema {
+            out.push_str(&rest[..end]);
+        } else {
+            out.push_str(head.trim_end());
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    superset_operator_render::redact::redact(&out)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Mapper, credentials};
+use super::{Mapper, credentials, python, shell};
 
 impl Mapper {
     pub(super) fn map_image(&mut self) {
@@ -70,29 +70,36 @@ impl Mapper {
         if let Some(Value::Object(env)) = self.values.take("extraEnv") {
             for (name, value) in env {
                 let key = format!("extraEnv.{name}");
-                if credentials::is_credential_name(&name) {
-                    self.move_to_secret(&key, &name);
-                } else {
-                    let value = match value {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    if let Some(value) = self.expand(&key, &value) {
-                        self.push(
-                            "podTemplate.container.env",
-                            json!({"name": name, "value": value}),
-                        );
-                    }
+                let value = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                if is_credential(&name, &value) {
+                    self.move_to_secret(&key, &name, &value, "podTemplate.container.env");
+                } else if let Some(value) = self.expand(&key, &value) {
+                    self.push(
+                        "podTemplate.container.env",
+                        json!({"name": name, "value": value}),
+                    );
                 }
             }
         }
         if let Some(Value::Array(raw)) = self.values.take("extraEnvRaw") {
             for (i, entry) in raw.into_iter().enumerate() {
                 let name = entry["name"].as_str().unwrap_or_default().to_owned();
-                if entry.get("value").is_some() && credentials::is_credential_name(&name) {
-                    self.move_to_secret(&format!("extraEnvRaw[{i}]"), &name);
-                } else {
-                    self.push("podTemplate.container.env", entry);
+                let value = match entry.get("value") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Null) | None => None,
+                    Some(other) => Some(other.to_string()),
+                };
+                match value {
+                    Some(value) if is_credential(&name, &value) => self.move_to_secret(
+                        &format!("extraEnvRaw[{i}]"),
+                        &name,
+                        &value,
+                        "podTemplate.container.env",
+                    ),
+                    _ => self.push("podTemplate.container.env", entry),
                 }
             }
         }
@@ -125,18 +132,22 @@ impl Mapper {
         }
     }
 
-    /// An inline credential in an environment variable: the pods read it from a new Secret.
-    pub(super) fn move_to_secret(&mut self, key: &str, env_name: &str) {
+    /// An inline credential in an environment variable (`values_key` in the values file): the
+    /// pods read it from a new Secret, through the environment at `env_path`.
+    pub(super) fn move_to_secret(
+        &mut self,
+        values_key: &str,
+        env_name: &str,
+        value: &str,
+        env_path: &str,
+    ) {
         let secret = self.credentials_secret();
-        self.credential_envs.insert(env_name.to_owned());
-        self.push(
-            "podTemplate.container.env",
-            json!({"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret, "key": env_name}}}),
-        );
+        let key = self.credential_key(env_name, value);
+        self.push_credential_env(env_path, env_name, &key);
         self.reads_secret(
             &secret,
-            env_name,
-            format!("the value of {key} (a credential, not copied)"),
+            &key,
+            format!("the value of {values_key} (a credential, not copied)"),
             true,
         );
     }
@@ -151,7 +162,7 @@ impl Mapper {
                     continue;
                 };
                 let path = format!("configOverrides.{key}");
-                let cleaned = credentials::remove_credentials(
+                let cleaned = python::remove_credentials(
                     text,
                     &self.credentials_secret(),
                     &mut self.credential_envs,
@@ -199,7 +210,25 @@ impl Mapper {
             if !script.contains("Running Superset with uid")
                 && let Some(script) = self.expand("bootstrapScript", &script)
             {
-                self.set("bootstrapScript", json!(script));
+                let secret = self.credentials_secret();
+                let mut allocate = |name: &str, value: &str| self.credential_key(name, value);
+                let cleaned = shell::remove_credentials(&script, &secret, &mut allocate);
+                for finding in cleaned.findings {
+                    self.unmapped("bootstrapScript", finding.reason);
+                    if let Some(env) = finding.env {
+                        self.push_credential_env("podTemplate.container.env", &env.name, &env.name);
+                        self.reads_secret(
+                            &env.secret,
+                            &env.name,
+                            format!(
+                                "{} from bootstrapScript (a credential, not copied)",
+                                env.name
+                            ),
+                            true,
+                        );
+                    }
+                }
+                self.set("bootstrapScript", json!(cleaned.text));
             }
         }
         if let Some(secret) = self.values.string("configFromSecret")
@@ -238,6 +267,7 @@ impl Mapper {
             account["name"] = json!(self.names.fullname);
         }
         if let Some(a) = annotations {
+            self.copied("serviceAccount.annotations", "serviceAccount.annotations");
             account["annotations"] = a;
         }
         if create == Some(false) && account.get("name").is_none() {
@@ -274,4 +304,10 @@ impl Mapper {
             }
         }
     }
+}
+
+/// Whether an environment variable holds a credential, by its name or its value.
+pub(super) fn is_credential(name: &str, value: &str) -> bool {
+    !value.is_empty()
+        && (credentials::is_credential_name(name) || credentials::looks_secret(value, true))
 }

@@ -250,3 +250,346 @@ fn an_inline_secret_key_in_extra_env_is_read_from_the_credentials_secret() {
         "one Secret key to create, not two: {created:?}"
     );
 }
+
+// ---- no credential reaches the output, in any form ----
+
+/// A credential as distinctive as the issue's.
+const SECRET: &str = "s3cr3t-VALUE-9f";
+
+/// Everything `migrate-helm` prints for a values file: the manifest (stdout) and the summary
+/// or the error with its causes (stderr).
+fn printed(values: &str) -> String {
+    let options = Options {
+        name: "bi".into(),
+        namespace: Some("analytics".into()),
+        release: "bi".into(),
+        environment: Environment::Production,
+    };
+    match migrate(values, &options) {
+        Ok(m) => {
+            let text = super::manifest(&m, "values.yaml").unwrap();
+            format!("{text}\n{} values not mapped", m.unmapped.len())
+        }
+        Err(error) => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text.push_str(&format!("\ncaused by: {cause}"));
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+/// The manifest passes the checks the command applies before printing it: placeholders and
+/// Secret references left where credentials were keep it a valid `Superset`.
+fn validates(values: &str) {
+    let text = super::manifest(&run(values), "values.yaml").unwrap();
+    if let Err(error) = crate::preview::render(&text, "analytics") {
+        panic!("the migrated manifest does not validate: {error}\n{text}");
+    }
+}
+
+fn assert_no_secret(values: &str) -> String {
+    let text = printed(values);
+    assert!(
+        !text.contains(SECRET),
+        "the credential reached the output of\n{values}\n---\n{text}"
+    );
+    text
+}
+
+#[test]
+fn component_env_credentials_are_read_from_a_secret() {
+    let values = format!(
+        r#"
+supersetNode:
+  env:
+    DB_PASS: {SECRET}
+    HEADER: "Bearer {SECRET}"
+    PLAIN: visible-1
+supersetWorker:
+  env:
+    BROKER: "redis://:{SECRET}@valkey:6379/0"
+supersetCeleryBeat:
+  enabled: true
+  env: {{SUPERSET_SECRET_KEY: {SECRET}}}
+"#
+    );
+    validates(&values);
+    assert_no_secret(&values);
+    let m = run(&values);
+    let env = &spec(&m)["webServer"]["podTemplate"]["container"]["env"];
+    assert_eq!(
+        env[0],
+        json!({"name": "DB_PASS", "valueFrom": {"secretKeyRef": {"name": "bi-credentials", "key": "DB_PASS"}}})
+    );
+    assert!(env.to_string().contains("visible-1"));
+    let worker = &spec(&m)["celeryWorker"]["podTemplate"]["container"]["env"][0];
+    assert_eq!(
+        worker["valueFrom"]["secretKeyRef"]["name"],
+        "bi-credentials"
+    );
+    let keys: Vec<_> = m
+        .secrets
+        .iter()
+        .filter(|s| s.create)
+        .map(|s| s.key.as_str())
+        .collect();
+    assert!(
+        keys.contains(&"BROKER") && keys.contains(&"HEADER"),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn uris_with_passwords_under_neutral_names_are_read_from_a_secret() {
+    let values = format!(
+        r#"
+extraEnv:
+  SQLALCHEMY_URI: "postgresql://superset:{SECRET}@db/superset"
+  PLAIN_URI: "postgresql://superset@db/superset"
+extraEnvRaw:
+  - name: CACHE
+    value: "redis://default:p@ss {SECRET}@valkey:6379/1"
+"#
+    );
+    validates(&values);
+    let text = assert_no_secret(&values);
+    assert!(text.contains("postgresql://superset@db/superset"), "{text}");
+}
+
+#[test]
+fn config_overrides_hold_no_credential_in_any_python_form() {
+    for snippet in [
+        format!("SECRET_KEY = \"\"\"{SECRET}\"\"\"\n"),
+        format!("SMTP_PASSWORD = '''{SECRET}'''\n"),
+        format!("SMTP_PASSWORD = f\"{SECRET}\"\n"),
+        format!("API_KEY = rb'{SECRET}'\n"),
+        format!("SECRET_KEY: str = \"{SECRET}\"\n"),
+        format!("SMTP_PASSWORD: Optional[str] = '{SECRET}'\n"),
+        format!("os.environ.setdefault(\"SUPERSET_SECRET_KEY\", \"{SECRET}\")\n"),
+        format!("SMTP_PASSWORD = os.getenv(\"SMTP_PASSWORD\", \"{SECRET}\")\n"),
+        format!("os.environ[\"API_TOKEN\"] = \"{SECRET}\"\n"),
+        format!("app.config[\"SECRET_KEY\"] = '{SECRET}'\n"),
+        format!("SECRET_KEY = (\n    \"{SECRET}\"\n)\n"),
+        format!("SMTP_PASSWORD = \"{SECRET}\" \"-tail\"\n"),
+        format!("SQLALCHEMY_DATABASE_URI = \"postgresql://superset:{SECRET}%40x@db/superset\"\n"),
+        format!("SQLALCHEMY_DATABASE_URI = 'postgresql://superset:p/q {SECRET}@db/superset'\n"),
+        format!("CACHE = {{\"CACHE_REDIS_URL\": f\"redis://:{SECRET}@{{host}}:6379/0\"}}\n"),
+        format!("HEADERS = {{\"Authorization\": \"Bearer {SECRET}\"}}\n"),
+        format!("OAUTH = [{{\"remote_app\": {{\"client_secret\": f'{SECRET}'}}}}]\n"),
+        format!("# the old SMTP_PASSWORD = '{SECRET}'\nROW_LIMIT = 5000\n"),
+        format!(
+            "RESULTS = RedisCache(\n    host=\"valkey\",\n    password=\"\"\"{SECRET}\"\"\",\n)\n"
+        ),
+    ] {
+        let values = format!(
+            "configOverrides:\n  snippet: {}\n",
+            serde_json::to_string(&snippet).unwrap()
+        );
+        assert_no_secret(&values);
+    }
+}
+
+#[test]
+fn environment_lookups_in_config_overrides_are_kept() {
+    let snippet = "SMTP_PASSWORD = os.environ.get(\"SMTP_PASSWORD\")\nDB = f\"postgresql://{user}:{os.environ['DB_PASS']}@db/superset\"\nLDAP = get_env_variable(\"AUTH_LDAP_BIND_PASSWORD\")\n";
+    let values = format!(
+        "configOverrides:\n  lookups: {}\n",
+        serde_json::to_string(snippet).unwrap()
+    );
+    let m = run(&values);
+    assert_eq!(
+        spec(&m)["config"],
+        format!("# configOverrides.lookups\n{snippet}")
+    );
+}
+
+#[test]
+fn bootstrap_scripts_hold_no_credential() {
+    for script in [
+        format!(
+            "pip install --index-url https://__token__:{SECRET}@pypi.example.com/simple acme-plugin\n"
+        ),
+        format!(
+            "pip install --extra-index-url https://{SECRET}@pypi.example.com/simple acme-plugin\n"
+        ),
+        format!("export DB_PASS={SECRET}\nsuperset db upgrade\n"),
+        format!("export API_TOKEN=\"{SECRET}\"\n"),
+        format!("PGPASSWORD='{SECRET}' psql -h db -c 'select 1'\n"),
+        format!("curl -H \"Authorization: Bearer {SECRET}\" https://hooks.example.com\n"),
+        format!("mysql -usuperset -p{SECRET} -h db superset < schema.sql\n"),
+        format!("echo 'machine pypi.example.com login u password {SECRET}' > ~/.netrc\n"),
+    ] {
+        let values = format!(
+            "bootstrapScript: {}\n",
+            serde_json::to_string(&format!("#!/bin/bash\n{script}")).unwrap()
+        );
+        assert_no_secret(&values);
+    }
+}
+
+#[test]
+fn bootstrap_script_assignments_read_the_credential_from_a_secret() {
+    let values = format!(
+        "bootstrapScript: |\n  #!/bin/bash\n  export DB_PASS={SECRET}\n  PGPASSWORD='{SECRET}-2' psql -h db -c 'select 1'\n"
+    );
+    validates(&values);
+    let m = run(&values);
+    assert_eq!(
+        spec(&m)["bootstrapScript"],
+        "#!/bin/bash\nexport DB_PASS=\"${DB_PASS}\"\nPGPASSWORD=\"${PGPASSWORD}\" psql -h db -c 'select 1'\n"
+    );
+    let env = &spec(&m)["podTemplate"]["container"]["env"];
+    assert!(
+        env.as_array().unwrap().iter().any(|e| e
+            == &json!({"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "bi-credentials", "key": "PGPASSWORD"}}})),
+        "{env}"
+    );
+}
+
+#[test]
+fn sidecars_hold_no_credential() {
+    let values = format!(
+        r#"
+supersetNode:
+  extraContainers:
+    - name: proxy
+      image: example/proxy:1
+      args: ["--upstream-password={SECRET}", "--token", "{SECRET}", "--secret-name", "proxy-tls"]
+      env:
+        - {{name: TOKEN, value: {SECRET}}}
+        - {{name: UPSTREAM, value: "https://u:{SECRET}@upstream.example.com"}}
+        - {{name: MODE, value: plain}}
+"#
+    );
+    validates(&values);
+    let text = assert_no_secret(&values);
+    assert!(text.contains("plain"), "{text}");
+    assert!(
+        text.contains("proxy-tls"),
+        "a Secret's name is kept: {text}"
+    );
+    let m = run(&values);
+    let env = &spec(&m)["webServer"]["podTemplate"]["sidecars"][0]["env"];
+    assert_eq!(
+        env[0]["valueFrom"]["secretKeyRef"]["name"],
+        "bi-credentials"
+    );
+}
+
+#[test]
+fn probe_headers_hold_no_credential() {
+    let values = format!(
+        r#"
+supersetNode:
+  livenessProbe:
+    httpGet:
+      path: /health
+      port: http
+      httpHeaders:
+        - {{name: Authorization, value: "Bearer {SECRET}"}}
+        - {{name: X-Probe, value: liveness}}
+"#
+    );
+    validates(&values);
+    let text = assert_no_secret(&values);
+    assert!(text.contains("liveness"), "{text}");
+    let m = run(&values);
+    assert!(
+        unmapped_keys(&m)
+            .iter()
+            .any(|k| k.starts_with("supersetNode.livenessProbe")),
+        "{:?}",
+        m.unmapped
+    );
+}
+
+#[test]
+fn annotations_hold_no_credential() {
+    let values = format!(
+        r#"
+supersetNode:
+  podAnnotations: {{"example.com/api-token": "{SECRET}", "prometheus.io/scrape": "true"}}
+  deploymentAnnotations: {{"example.com/webhook": "https://hooks.example.com/x?token={SECRET}"}}
+service:
+  annotations: {{"example.com/password": "{SECRET}"}}
+ingress:
+  enabled: true
+  annotations:
+    nginx.ingress.kubernetes.io/auth-secret: basic-auth
+    nginx.ingress.kubernetes.io/auth-url: "https://u:{SECRET}@auth.example.com/check"
+serviceAccount:
+  create: true
+  annotations: {{"example.com/secret": "{SECRET}"}}
+"#
+    );
+    validates(&values);
+    let text = assert_no_secret(&values);
+    assert!(
+        text.contains("basic-auth"),
+        "a Secret's name is kept: {text}"
+    );
+    let m = run(&values);
+    for key in [
+        "supersetNode.podAnnotations.example.com/api-token",
+        "service.annotations.example.com/password",
+        "ingress.annotations.nginx.ingress.kubernetes.io/auth-url",
+        "serviceAccount.annotations.example.com/secret",
+    ] {
+        assert!(unmapped_keys(&m).contains(&key), "{key}: {:?}", m.unmapped);
+    }
+    assert!(
+        text.contains("prometheus.io/scrape: 'true'")
+            || text.contains("prometheus.io/scrape: \"true\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn type_errors_name_the_field_not_the_value() {
+    for values in [
+        format!("supersetNode:\n  resources: {SECRET}\n"),
+        format!("tolerations: [{{key: a, tolerationSeconds: {SECRET}}}]\n"),
+        format!("supersetNode:\n  extraContainers: {SECRET}\n"),
+    ] {
+        let text = assert_no_secret(&values);
+        assert!(text.contains("spec."), "the field is named: {text}");
+    }
+}
+
+#[test]
+fn yaml_errors_do_not_quote_the_value() {
+    for values in [
+        format!("a: !!int {SECRET}\n"),
+        format!("a: !!binary {SECRET}\n"),
+        format!("a: \"{SECRET}\n"),
+        format!("{SECRET}: [1\n"),
+        format!("? [{SECRET}]\n: x\n"),
+    ] {
+        assert_no_secret(&values);
+    }
+}
+
+#[test]
+fn other_values_copied_as_they_are_hold_no_credential() {
+    let values = format!(
+        r#"
+supersetWorker:
+  env:
+    CONFIG: {{password: {SECRET}}}
+init:
+  podAnnotations: {{"example.com/token": "{SECRET}"}}
+extraVolumes:
+  - name: share
+    flexVolume: {{driver: example/cifs, options: {{password: {SECRET}}}}}
+supersetNode:
+  connections:
+    db_host: "db.example.com?password={SECRET}"
+"#
+    );
+    validates(&values);
+    assert_no_secret(&values);
+}
