@@ -167,13 +167,16 @@ pub fn cluster_service_version() -> anyhow::Result<Value> {
             "install": {
                 "strategy": "deployment",
                 "spec": {
+                    // OLM grants `permissions` in each namespace the OperatorGroup targets
+                    // (cluster-wide only for AllNamespaces): an OwnNamespace install reaches
+                    // no other namespace's Secrets. Only reading its CRDs is cluster-wide.
                     "clusterPermissions": [{
                         "serviceAccountName": NAME,
-                        "rules": rbac::cluster_role(NAME).rules,
+                        "rules": rbac::crd_reader(NAME).rules,
                     }],
                     "permissions": [{
                         "serviceAccountName": NAME,
-                        "rules": rbac::lease_role(NAME, install::NAMESPACE).rules,
+                        "rules": bundle_permissions(),
                     }],
                     "deployments": [{
                         "name": NAME,
@@ -185,6 +188,14 @@ pub fn cluster_service_version() -> anyhow::Result<Value> {
             "relatedImages": [{"name": "operator", "image": install::IMAGE}],
         },
     }))
+}
+
+/// The namespaced rules of the bundle: every rule of the workloads, and the leader-election
+/// Lease.
+fn bundle_permissions() -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
+    let workloads = rbac::namespace_role(NAME, install::NAMESPACE).rules;
+    let lease = rbac::lease_role(NAME, install::NAMESPACE).rules;
+    workloads.into_iter().chain(lease).flatten().collect()
 }
 
 /// The operator's Deployment, watching the namespaces OLM targets.
@@ -313,6 +324,25 @@ const ICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundle_grants_nothing_cluster_wide_but_reading_its_crds() {
+        let csv = cluster_service_version().unwrap();
+        let spec = &csv["spec"]["install"]["spec"];
+        let cluster = &spec["clusterPermissions"][0]["rules"];
+        assert_eq!(cluster.as_array().unwrap().len(), 1, "{cluster}");
+        assert_eq!(
+            cluster[0]["resources"],
+            serde_json::json!(["customresourcedefinitions"])
+        );
+        let namespaced = spec["permissions"][0]["rules"].to_string();
+        for resource in ["secrets", "deployments", "leases"] {
+            assert!(
+                namespaced.contains(resource),
+                "{resource} not in {namespaced}"
+            );
+        }
+    }
 
     #[test]
     fn display_names_split_words() {
