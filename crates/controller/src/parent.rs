@@ -524,7 +524,16 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
         &name,
         extra.last().is_some_and(|c| c.1 == "True"),
     );
-    let applied = step.components == lifecycle::Components::Apply;
+    // Applied in full: the children carry this generation's spec and their controllers have
+    // applied it to the Deployments.
+    let applied = step.components == lifecycle::Components::Apply
+        && statuses.values().all(|s| {
+            s.as_ref().is_some_and(|s| {
+                !s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Progressing" && c.reason == SPEC_NOT_OBSERVED)
+            })
+        });
     let mut status = aggregate(superset, &statuses, &extra, applied);
     if applied && keys.current.is_some() {
         status.secret_key_fingerprint = keys.current.clone();
@@ -1189,6 +1198,10 @@ async fn read_typed<K: ComponentChild>(
     Ok(api.get_opt(name).await?.map(|child| seen_status(&child)))
 }
 
+/// The reason a child's status is read as progressing when its controller has not acted on its
+/// current spec yet.
+const SPEC_NOT_OBSERVED: &str = "SpecNotObserved";
+
 /// The status a child reports, as the parent must read it: a status written before the child's
 /// controller saw its current spec says nothing of that spec, so it counts as progressing.
 fn seen_status<K: ComponentChild>(child: &K) -> Option<ComponentChildStatus> {
@@ -1201,7 +1214,7 @@ fn seen_status<K: ComponentChild>(child: &K) -> Option<ComponentChildStatus> {
                 &status.conditions,
                 "Progressing",
                 "True",
-                "SpecNotObserved",
+                SPEC_NOT_OBSERVED,
                 "the child's controller has not acted on its current spec yet",
                 generation,
             ),

@@ -751,8 +751,15 @@ async fn a_rotated_secret_rolls_exactly_the_components_that_read_it() {
     for name in ["dev-web-server", "dev-celery-worker", "dev-celery-beat"] {
         wait_for_roll(&deployments, name, after[name].clone()).await;
     }
-    let recorded = supersets.get("dev").await.unwrap().status.unwrap();
-    assert_eq!(recorded.secret_key_fingerprint.as_deref(), Some(value));
+    let fingerprint = value.to_owned();
+    let recorded = await_condition(supersets.clone(), "dev", move |s: Option<&Superset>| {
+        s.and_then(|s| s.status.as_ref())
+            .and_then(|s| s.secret_key_fingerprint.as_deref())
+            == Some(fingerprint.as_str())
+    });
+    within("the accepted key was not recorded", recorded)
+        .await
+        .unwrap();
     // Only hashes travel: no secret value appears in what the operator wrote.
     let children = env
         .kubectl()
@@ -1213,4 +1220,92 @@ async fn objects_at_managed_names_that_are_not_ours_are_never_used() {
     within("the swapped ConfigMap was not replaced", replaced)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn observed_generation_and_progressing_tell_the_rollout_as_it_is() {
+    use futures::StreamExt as _;
+    use kube::runtime::{WatchStreamExt as _, watcher};
+
+    let env = superset_operator_testkit::cluster().await;
+    let _writes = operator(&env);
+    let supersets: Api<Superset> = env.api();
+    supersets
+        .create(
+            &PostParams::default(),
+            &superset(json!({ "webServer": { "replicas": 2 } })),
+        )
+        .await
+        .unwrap();
+    wait_available(&supersets, "2/2").await;
+    let deployments: Api<Deployment> = env.api();
+    let mut statuses = watcher(
+        supersets.clone(),
+        watcher::Config::default().fields("metadata.name=dev"),
+    )
+    .applied_objects()
+    .boxed();
+    let changed = supersets
+        .patch(
+            "dev",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "webServer": { "podTemplate": {
+                "annotations": { "rollout": "2" } } } } })),
+        )
+        .await
+        .unwrap();
+    let generation = changed.metadata.generation;
+    let has_new_template = |d: &Deployment| {
+        d.spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get("rollout"))
+            .is_some_and(|v| v == "2")
+    };
+    let rolled_out = |d: &Deployment| {
+        let status = d.status.clone().unwrap_or_default();
+        let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        status.observed_generation == d.metadata.generation
+            && status.updated_replicas.unwrap_or(0) == wanted
+            && status.replicas.unwrap_or(0) == wanted
+            && status.ready_replicas.unwrap_or(0) == wanted
+    };
+    let mut progressing_seen = false;
+    within("the new generation never settled", async {
+        while let Some(Ok(superset)) = statuses.next().await {
+            let Some(status) = superset.status.as_ref() else {
+                continue;
+            };
+            let progressing = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Progressing")
+                .map(|c| c.status == "True");
+            if status.observed_generation != generation {
+                continue;
+            }
+            // The generation is observed only once its objects are applied.
+            let web = deployments.get("dev-web-server").await.unwrap();
+            assert!(
+                has_new_template(&web),
+                "observedGeneration {generation:?} before the Deployment had the new template"
+            );
+            progressing_seen |= progressing == Some(true);
+            if progressing == Some(false) {
+                // Progressing ends only once the rollout has.
+                assert!(
+                    rolled_out(&web),
+                    "Progressing=False before the rollout ended: {:?}",
+                    web.status
+                );
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        progressing_seen,
+        "Progressing never turned True during the rollout"
+    );
 }
