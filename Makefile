@@ -76,3 +76,46 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+## Fuzz every fuzz target of crates/fuzz for FUZZ_SECONDS each (default 60), or only
+## FUZZ_TARGET, with libFuzzer through cargo-bolero (installed when absent; stable Rust, no
+## sanitizers), starting from crates/fuzz/corpus/<target>. New inputs are kept under
+## target/fuzz/corpus/, crashes written to target/fuzz/crashes/. FUZZ_ENGINE=structured runs
+## the structured generators of crates/fuzz/tests/generated.rs instead. docs/development.md
+## ("Fuzzing") says how a crash becomes a regression test.
+.PHONY: fuzz fuzz-minimize
+FUZZ_TARGETS = render merge redact python_str preview migrate_helm
+FUZZ_SECONDS = 60
+FUZZ_ENGINE = libfuzzer
+# cargo-bolero builds under target/fuzz/build_<flags> whatever CARGO_TARGET_DIR says.
+FUZZ_DIR = target/fuzz
+# The build profile of the fuzzing runs: optimised, with the checks of a debug build.
+FUZZ_PROFILE = CARGO_PROFILE_FUZZ_INHERITS=release CARGO_PROFILE_FUZZ_DEBUG_ASSERTIONS=true \
+	CARGO_PROFILE_FUZZ_OVERFLOW_CHECKS=true CARGO_PROFILE_FUZZ_CODEGEN_UNITS=1
+
+fuzz:
+ifeq ($(FUZZ_ENGINE),structured)
+	@set -e; for target in $(or $(FUZZ_TARGET),$(FUZZ_TARGETS)); do \
+		echo "== $$target: structured inputs for $(FUZZ_SECONDS) s"; \
+		BOLERO_RANDOM_ITERATIONS=1000000000 BOLERO_RANDOM_TEST_TIME_MS=$(FUZZ_SECONDS)000 \
+			cargo test --release --locked -p superset-operator-fuzz --test generated -- \
+			--exact structured::$$target --nocapture; \
+	done
+else
+	@command -v cargo-bolero >/dev/null || \
+		cargo install --locked cargo-bolero --version 0.13.5 --no-default-features --features libfuzzer
+	@set -e; for target in $(or $(FUZZ_TARGET),$(FUZZ_TARGETS)); do \
+		echo "== $$target: libFuzzer for $(FUZZ_SECONDS) s"; \
+		mkdir -p "$(FUZZ_DIR)/corpus/$$target" "$(FUZZ_DIR)/crashes/$$target"; \
+		$(FUZZ_PROFILE) cargo bolero test bytes::$$target -p superset-operator-fuzz \
+			--profile fuzz --sanitizer NONE -T $(FUZZ_SECONDS)s \
+			--corpus-dir "$(FUZZ_DIR)/corpus/$$target" --crashes-dir "$(FUZZ_DIR)/crashes/$$target" \
+			-E crates/fuzz/corpus/$$target; \
+	done
+endif
+
+## Shrink a failing input of FUZZ_TARGET (FUZZ_INPUT=<file>) into <file>.min, line by line
+## then byte by byte, keeping the same panic message.
+fuzz-minimize:
+	cargo run --release --locked -p superset-operator-fuzz --bin fuzz-replay -- \
+		--minimize $(FUZZ_TARGET) $(FUZZ_INPUT)
