@@ -163,7 +163,7 @@
   verbs:
   - get
 {{- end }}
-{{- define "superset-operator.leaseRules" }}
+{{- define "superset-operator.ownNamespaceRules" }}
 - apiGroups:
   - coordination.k8s.io
   resources:
@@ -172,4 +172,11 @@
   - get
   - create
   - patch
+- apiGroups:
+  - ''
+  resources:
+  - secrets
+  verbs:
+  - get
+  - create
 {{- end }}

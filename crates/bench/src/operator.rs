@@ -49,6 +49,7 @@ impl Operator {
             .args(["--probe-address", &address.to_string()])
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", format!("bench-{namespace}"))
+            .env("POD_NAMESPACE", namespace)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file);

@@ -29,6 +29,7 @@ use superset_operator_api::{
     Superset, SupersetCeleryBeat, SupersetCeleryWorker, SupersetWebServer,
 };
 use superset_operator_controller::child::ComponentChild;
+use superset_operator_render::checksum::DataKey;
 use superset_operator_render::references::{self, Reference};
 use superset_operator_render::{Component, labels, naming, workload};
 use tokio::sync::mpsc;
@@ -584,12 +585,31 @@ fn config_map_matches(
     difference(data, &live, "data")
 }
 
+/// The operator's data key, once it has made it.
+fn data_key(stores: &Stores, namespace: &str) -> Result<DataKey, String> {
+    let secret = stores
+        .secrets
+        .get(&at(
+            superset_operator_controller::data_key::SECRET,
+            namespace,
+        ))
+        .ok_or("the operator has not made its data key yet")?;
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get("key"))
+        .ok_or("the data key Secret has no key")?;
+    Ok(DataKey::new(&bytes.0))
+}
+
 fn render(stores: &Stores, superset: &Superset, generation: i64) -> Result<Rendered, String> {
     let name = superset.name_any();
     let namespace = superset.namespace().unwrap_or_default();
     let mut resolved = superset_operator_render::resolve(superset).map_err(|e| e.to_string())?;
-    // The operator folds in the data its pods read the same way, fetched from the API server.
-    references::fold_read_data(&name, &mut resolved, |reference| match reference {
+    // The operator folds in the data its pods read the same way, fetched from the API server,
+    // with the key it keeps in a Secret of the namespace it runs for.
+    let key = data_key(stores, &namespace)?;
+    references::fold_read_data(&name, &mut resolved, &key, |reference| match reference {
         Reference::Secret(secret) => {
             references::secret_data(stores.secrets.get(&at(secret, &namespace)).as_deref())
         }

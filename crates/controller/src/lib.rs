@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod child;
 mod conditions;
+pub mod data_key;
 pub mod decode;
 mod events;
 mod lifecycle;
@@ -26,6 +27,7 @@ use superset_operator_api::{
     SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker, SupersetMcpServer,
     SupersetWebServer, SupersetWebsocketServer,
 };
+use superset_operator_render::checksum::DataKey;
 
 /// What a reconcile can fail on.
 #[derive(Debug, thiserror::Error)]
@@ -62,46 +64,35 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short name for the kind of failure, for the errors metric.
+    /// The metric label that counts the failure (`forbidden`, `invalid`, …).
     pub fn category(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(status)) => match status.code {
-                403 => "forbidden",
-                404 => "not_found",
-                409 => "conflict",
-                422 => "invalid",
-                429 => "throttled",
-                500.. => "server",
-                _ => "api",
-            },
-            Error::Kube(_) => "transport",
-            Error::Json(_) => "encoding",
-            Error::MissingIdentity => "identity",
-            Error::Resolve(_) => "resolve",
-            Error::Panicked(_) => "panic",
-            Error::NameTaken { .. } => "name_taken",
-        }
+        self.kind().0
     }
 
     /// The reason of the condition and event that report the failure.
     pub fn reason(&self) -> &'static str {
+        self.kind().1
+    }
+
+    /// The failure's metric label and condition reason, in one table.
+    fn kind(&self) -> (&'static str, &'static str) {
         match self {
             Error::Kube(kube::Error::Api(status)) => match status.code {
-                400 => "BadRequest",
-                403 => "Forbidden",
-                404 => "NotFound",
-                409 => "Conflict",
-                422 => "Invalid",
-                429 => "Throttled",
-                500.. => "APIServerError",
-                _ => "APIError",
+                400 => ("api", "BadRequest"),
+                403 => ("forbidden", "Forbidden"),
+                404 => ("not_found", "NotFound"),
+                409 => ("conflict", "Conflict"),
+                422 => ("invalid", "Invalid"),
+                429 => ("throttled", "Throttled"),
+                500.. => ("server", "APIServerError"),
+                _ => ("api", "APIError"),
             },
-            Error::Kube(_) => "APIUnreachable",
-            Error::Json(_) => "EncodingFailed",
-            Error::MissingIdentity => "MissingIdentity",
-            Error::Resolve(_) => "SpecNotResolvable",
-            Error::Panicked(_) => "InternalError",
-            Error::NameTaken { .. } => "ManagedNameTaken",
+            Error::Kube(_) => ("transport", "APIUnreachable"),
+            Error::Json(_) => ("encoding", "EncodingFailed"),
+            Error::MissingIdentity => ("identity", "MissingIdentity"),
+            Error::Resolve(_) => ("resolve", "SpecNotResolvable"),
+            Error::Panicked(_) => ("panic", "InternalError"),
+            Error::NameTaken { .. } => ("name_taken", "ManagedNameTaken"),
         }
     }
 
@@ -178,9 +169,10 @@ impl Default for Tuning {
 }
 
 /// Runs every controller until one of them stops (none does but by a defect), naming it.
-pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
+/// Secret data is hashed with `data_key` ([`data_key::load_or_create`]).
+pub async fn run(client: Client, scope: Scope, tuning: Tuning, data_key: DataKey) {
     let stopped = tokio::select! {
-        () = parent::run(client.clone(), scope.clone(), tuning) => "Superset",
+        () = parent::run(client.clone(), scope.clone(), tuning, data_key) => "Superset",
         () = child::run::<SupersetWebServer>(client.clone(), scope.clone(), tuning) => "SupersetWebServer",
         () = child::run::<SupersetCeleryWorker>(client.clone(), scope.clone(), tuning) => "SupersetCeleryWorker",
         () = child::run::<SupersetCeleryBeat>(client.clone(), scope.clone(), tuning) => "SupersetCeleryBeat",

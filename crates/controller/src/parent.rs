@@ -26,6 +26,7 @@ use superset_operator_api::{
     Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker,
     SupersetLifecycleTask, SupersetMcpServer, SupersetWebServer, SupersetWebsocketServer,
 };
+use superset_operator_render::checksum::DataKey;
 use superset_operator_render::lifecycle::APPROVE_UPGRADE;
 use superset_operator_render::references::{self, Reference};
 use superset_operator_render::secret_key;
@@ -45,6 +46,7 @@ use crate::{Error, Scope, Tuning, conditions, events, lifecycle, metrics, watch}
 
 struct Context {
     client: Client,
+    data_key: DataKey,
     kinds: Discovered,
     caches: Caches,
     retries: Retries,
@@ -93,8 +95,8 @@ impl Discovered {
     }
 }
 
-/// Runs the `Superset` controller until the stream ends.
-pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
+/// Runs the `Superset` controller until the stream ends, hashing secret data with `data_key`.
+pub async fn run(client: Client, scope: Scope, tuning: Tuning, data_key: DataKey) {
     let api: Api<Lenient<Superset>> = scope.api(&client);
     let config = watch::config;
     let mut controller = watch::controller(api, config(), tuning);
@@ -170,6 +172,7 @@ pub async fn run(client: Client, scope: Scope, tuning: Tuning) {
             error_policy,
             Arc::new(Context {
                 client,
+                data_key,
                 kinds,
                 caches,
                 retries: Retries::default(),
@@ -343,10 +346,10 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
     };
     let mut resolved = resolve_with(superset, &options)?;
     let data = referenced_data(client, &namespace, reads(superset, &resolved)).await?;
-    references::fold_read_data(&name, &mut resolved, |reference| {
+    references::fold_read_data(&name, &mut resolved, &ctx.data_key, |reference| {
         data.get(reference).cloned().unwrap_or_default()
     });
-    let keys = secret_key::keys(&superset.spec, &uid, |reference| {
+    let keys = secret_key::keys(&superset.spec, &ctx.data_key, &uid, |reference| {
         data.get(reference).cloned().unwrap_or_default()
     });
     secret_key::fold_into_rotate(&mut resolved, &keys);

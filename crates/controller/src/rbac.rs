@@ -1,9 +1,10 @@
 //! The permissions the controllers use, in one table: the install manifests and the Helm
 //! chart are generated from it, and a test runs the operator with nothing more.
 //!
-//! Least privilege: no wildcards; Secrets are only read (their data is hashed so that a rotated
-//! password rolls its readers, and nothing else is kept); CRDs are only read, and only the
-//! operator's own, by name.
+//! Least privilege: no wildcards; the workloads' Secrets are only read (their data is hashed,
+//! with the operator's key, so that a rotated password rolls its readers, and nothing else is
+//! kept); the one Secret the operator creates is that key's, in its own namespace; CRDs are
+//! only read, and only the operator's own, by name.
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -125,13 +126,22 @@ pub const NAMESPACED_RULES: &[Rule] = &[
     },
 ];
 
-/// The Lease of leader election, in the operator's own namespace.
-pub const LEASE_RULE: Rule = Rule {
-    group: "coordination.k8s.io",
-    resources: &["leases"],
-    verbs: &["get", "create", "patch"],
-    why: "leader election",
-};
+/// What the operator uses in its own namespace: the Lease of leader election, and the Secret
+/// of the key it hashes secret data with, which the first replica creates.
+pub const OWN_NAMESPACE_RULES: &[Rule] = &[
+    Rule {
+        group: "coordination.k8s.io",
+        resources: &["leases"],
+        verbs: &["get", "create", "patch"],
+        why: "leader election",
+    },
+    Rule {
+        group: "",
+        resources: &["secrets"],
+        verbs: &["get", "create"],
+        why: "the key secret data is hashed with before it is published (made once, never changed)",
+    },
+];
 
 /// Names of the operator's CRDs, the only ones it reads.
 pub fn crd_names() -> Vec<String> {
@@ -204,11 +214,11 @@ pub fn crd_reader(name: &str) -> ClusterRole {
     }
 }
 
-/// The Role for the leader-election Lease, in the operator's namespace.
-pub fn lease_role(name: &str, namespace: &str) -> Role {
+/// The Role in the operator's own namespace: the leader-election Lease and the data key.
+pub fn own_namespace_role(name: &str, namespace: &str) -> Role {
     Role {
         metadata: meta(name, Some(namespace)),
-        rules: Some(vec![policy(&LEASE_RULE)]),
+        rules: Some(OWN_NAMESPACE_RULES.iter().map(policy).collect()),
     }
 }
 
@@ -280,6 +290,15 @@ mod tests {
                 assert_eq!(rule.resources, &["secrets"]);
             }
             assert!(!rule.verbs.contains(&"update") || rule.group == "coordination.k8s.io");
+        }
+        for rule in OWN_NAMESPACE_RULES {
+            if rule.resources.contains(&"secrets") {
+                assert_eq!(
+                    rule.verbs,
+                    ["get", "create"],
+                    "the data key is made, never changed"
+                );
+            }
         }
         let crd = crd_rule();
         assert_eq!(crd.verbs, vec!["get"]);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder as _, ExponentialBackoff, ExponentialBuilder};
 use futures::FutureExt as _;
@@ -24,10 +24,15 @@ use crate::watch::Watched;
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 /// The longest wait between retries.
 const LONGEST_RETRY: Duration = Duration::from_secs(300);
+/// A schedule not used for this long belongs to an object that is gone or no longer fails
+/// (an object still failing is retried at least every twice [`LONGEST_RETRY`]): it is dropped,
+/// so that objects deleted while failing do not pile up.
+const FORGOTTEN_AFTER: Duration = Duration::from_secs(900);
 
-/// The retry schedule of each failing object, by namespace and name.
+/// The retry schedule of each failing object, by namespace and name, with when it was last
+/// used.
 #[derive(Default)]
-pub struct Retries(Mutex<HashMap<String, ExponentialBackoff>>);
+pub struct Retries(Mutex<HashMap<String, (ExponentialBackoff, Instant)>>);
 
 impl Retries {
     /// What to do after `error` on `object`, logged (redacted, as in the object's report).
@@ -52,13 +57,27 @@ impl Retries {
     /// How long until `object` is tried again after `error`; never, when only a change of the
     /// object can fix it.
     fn retry_in<K: Resource>(&self, object: &K, error: &Error) -> Option<Duration> {
+        self.retry_at(object, error, Instant::now())
+    }
+
+    fn retry_at<K: Resource>(&self, object: &K, error: &Error, now: Instant) -> Option<Duration> {
+        let mut schedules = self.0.lock().expect("not poisoned");
+        schedules.retain(|_, (_, used)| now.saturating_duration_since(*used) < FORGOTTEN_AFTER);
         if error.is_permanent() {
-            self.forget(object);
+            schedules.remove(&key(object));
             return None;
         }
-        let mut schedules = self.0.lock().expect("not poisoned");
-        let schedule = schedules.entry(key(object)).or_insert_with(schedule);
+        let (schedule, used) = schedules
+            .entry(key(object))
+            .or_insert_with(|| (schedule(), now));
+        *used = now;
         Some(schedule.next().unwrap_or(LONGEST_RETRY))
+    }
+
+    /// How many objects have a retry schedule.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().expect("not poisoned").len()
     }
 
     /// Forgets the schedule of `object`, which succeeded (or will not be retried).
@@ -199,6 +218,27 @@ mod tests {
         retries.forget(&web);
         let again = retries.retry_in(&web, &transient()).unwrap();
         assert!(again < FIRST_RETRY * 2, "{again:?}");
+    }
+
+    #[test]
+    fn schedules_of_objects_no_longer_failing_are_dropped() {
+        let retries = Retries::default();
+        let start = Instant::now();
+        // "deleted" fails once and is deleted; "failing" keeps failing at the longest interval.
+        retries.retry_at(&object("deleted"), &transient(), start);
+        let mut now = start;
+        for _ in 0..4 {
+            now += LONGEST_RETRY * 2;
+            retries.retry_at(&object("failing"), &transient(), now);
+        }
+        assert_eq!(retries.len(), 1, "only the failing object keeps a schedule");
+        assert!(
+            retries
+                .retry_at(&object("failing"), &transient(), now)
+                .unwrap()
+                >= FIRST_RETRY * 8,
+            "the failing object's schedule kept its progress"
+        );
     }
 
     #[test]

@@ -56,12 +56,11 @@ pub fn known_failures() -> Vec<KnownFailure> {
             let (target, _) = path
                 .split_once('/')
                 .unwrap_or_else(|| panic!("known-failures.txt: {path:?} names no target"));
-            let defect = Defect::from_id(id)
-                .unwrap_or_else(|| panic!("known-failures.txt: no open defect called {id:?}"));
             KnownFailure {
                 target: target.to_owned(),
                 file: root().join(path),
-                defect,
+                defect: Defect::from_id(id)
+                    .unwrap_or_else(|| panic!("known-failures.txt: no open defect called {id:?}")),
             }
         })
         .collect()

@@ -6,36 +6,19 @@
 
 use std::cell::Cell;
 
-/// A defect found by fuzzing, still open.
+/// A defect found by fuzzing, still open: none is. The three the targets found first (mounts
+/// keyed by volume name, unnamed ports collapsing, a panic on a websocket server without
+/// config) are fixed, and their inputs stay in the corpus as regression tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Defect {
-    /// `merge::pod_template` keys volume mounts by volume name: two mounts of one volume at
-    /// different paths (a ConfigMap's keys under two `subPath`s) become one, the last.
-    MountsKeyedByVolume,
-    /// `merge::pod_template` keys container ports by their optional name: of several unnamed
-    /// ports only the last is kept.
-    UnnamedPortsCollapse,
-    /// `resolve` panics ("admission requires config or configFrom") on a `websocketServer`
-    /// with neither: it relies on a CEL rule that a manifest read by `render -f` passes
-    /// through first, but the controller's objects may predate the rule.
-    WebsocketWithoutConfig,
-}
+pub enum Defect {}
 
 impl Defect {
     /// Every open defect.
-    pub const ALL: [Defect; 3] = [
-        Defect::MountsKeyedByVolume,
-        Defect::UnnamedPortsCollapse,
-        Defect::WebsocketWithoutConfig,
-    ];
+    pub const ALL: [Defect; 0] = [];
 
     /// The name `corpus/known-failures.txt` uses.
     pub fn id(self) -> &'static str {
-        match self {
-            Defect::MountsKeyedByVolume => "mounts-keyed-by-volume",
-            Defect::UnnamedPortsCollapse => "unnamed-ports-collapse",
-            Defect::WebsocketWithoutConfig => "websocket-without-config",
-        }
+        match self {}
     }
 
     /// The defect called `id`.

@@ -5,10 +5,9 @@
 //! are never inherited. The merged template also reads back from its JSON unchanged, since it
 //! is written into the child resource.
 //!
-//! For named lists the check is that nothing the user wrote is lost: an entry may only give
-//! way to a later entry with the same key. An entry that is distinct by Kubernetes' own rules
-//! yet dropped (two mounts of one volume at different paths, two unnamed ports) is a
-//! [`crate::known::Defect`].
+//! For keyed lists the check is that nothing the user wrote is lost: an entry may only give
+//! way to a later entry with the same key, and entries that Kubernetes tells apart (two mounts
+//! of one volume at different paths, two unnamed ports) are both kept.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -17,8 +16,6 @@ use k8s_openapi::api::core::v1::{ContainerPort, VolumeMount};
 use serde::Deserialize;
 use superset_operator_api::template::{ContainerTemplate, DeploymentTemplate, PodTemplate};
 use superset_operator_render::merge;
-
-use crate::known::{self, Defect};
 
 /// What the target reads: any of the four templates may be absent.
 #[derive(Debug, Default, Deserialize)]
@@ -329,9 +326,8 @@ fn named<T: PartialEq + Debug + Clone, K: PartialEq + Debug>(
     assert_eq!(merged, expected.as_slice(), "{field} is not merged by key");
 }
 
-/// Volume mounts are keyed by volume name. Kubernetes tells mounts apart by path: one volume
-/// mounted twice (a ConfigMap's keys under two `subPath`s) is two mounts, and the merge must
-/// keep both.
+/// Kubernetes tells mounts apart by path: one volume mounted twice (a ConfigMap's keys under
+/// two `subPath`s) is two mounts, and the merge keeps both.
 fn mounts(merged: &[VolumeMount], top: &[VolumeMount], component: &[VolumeMount]) {
     let all: Vec<&VolumeMount> = top.iter().chain(component).collect();
     let lost = all.iter().enumerate().find(|(index, mount)| {
@@ -340,38 +336,39 @@ fn mounts(merged: &[VolumeMount], top: &[VolumeMount], component: &[VolumeMount]
                 .iter()
                 .any(|later| later.mount_path == mount.mount_path)
     });
-    if let Some((_, mount)) = lost
-        && !known::tolerated(Defect::MountsKeyedByVolume)
-    {
+    if let Some((_, mount)) = lost {
         panic!(
             "volumeMounts: the mount of {:?} at {:?} was dropped, though no later mount uses that path",
             mount.name, mount.mount_path
         );
     }
-    if lost.is_none() {
-        named("volumeMounts", merged, top, component, |m| m.name.clone());
-    }
+    named("volumeMounts", merged, top, component, |m| {
+        m.mount_path.clone()
+    });
 }
 
-/// Ports are keyed by name, which is optional: two unnamed ports are two ports.
+/// Ports are keyed by name, which is optional: two unnamed ports are two ports unless they
+/// share number and protocol.
 fn ports(merged: &[ContainerPort], top: &[ContainerPort], component: &[ContainerPort]) {
+    let protocol = |p: &ContainerPort| p.protocol.clone().unwrap_or_else(|| "TCP".into());
     let all: Vec<&ContainerPort> = top.iter().chain(component).collect();
     let lost = all.iter().enumerate().find(|(index, port)| {
         port.name.is_none()
             && !merged.contains(port)
-            && !all[index + 1..]
-                .iter()
-                .any(|later| later.name.is_none() && later.container_port == port.container_port)
+            && !all[index + 1..].iter().any(|later| {
+                later.name.is_none()
+                    && later.container_port == port.container_port
+                    && protocol(later) == protocol(port)
+            })
     });
-    if let Some((_, port)) = lost
-        && !known::tolerated(Defect::UnnamedPortsCollapse)
-    {
+    if let Some((_, port)) = lost {
         panic!(
             "ports: the unnamed port {} was dropped in favour of another unnamed port",
             port.container_port
         );
     }
-    if lost.is_none() {
-        named("ports", merged, top, component, |p| p.name.clone());
-    }
+    named("ports", merged, top, component, |p| match &p.name {
+        Some(name) => (Some(name.clone()), 0, String::new()),
+        None => (None, p.container_port, protocol(p)),
+    });
 }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use crate::known::{self, Defect};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
@@ -43,15 +42,6 @@ pub fn target(data: &[u8]) {
 /// Everything built from `superset`, with the invariants above checked; `None` for a Superset
 /// that resolution refuses (one without a name, for example).
 pub fn superset_objects(superset: &Superset) -> Option<Vec<serde_json::Value>> {
-    if superset
-        .spec
-        .websocket_server
-        .as_ref()
-        .is_some_and(|ws| ws.config.is_none() && ws.config_from.is_none())
-        && known::tolerated(Defect::WebsocketWithoutConfig)
-    {
-        return None;
-    }
     let resolved = match resolve(superset) {
         Ok(resolved) => resolved,
         Err(error) => {
@@ -79,7 +69,8 @@ pub fn superset_objects(superset: &Superset) -> Option<Vec<serde_json::Value>> {
     // The controller folds in the data of every Secret and ConfigMap the pods read; absent
     // objects hash as null.
     let _ = references::read_by_any(&name, &resolved);
-    references::fold_read_data(&name, &mut resolved, |_| serde_json::Value::Null);
+    let key = superset_operator_render::checksum::DataKey::new(b"fuzz");
+    references::fold_read_data(&name, &mut resolved, &key, |_| serde_json::Value::Null);
 
     let mut objects = Vec::new();
     let mut emit = |meta: Option<&ObjectMeta>, value: serde_json::Value| {

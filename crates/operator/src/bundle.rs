@@ -190,12 +190,12 @@ pub fn cluster_service_version() -> anyhow::Result<Value> {
     }))
 }
 
-/// The namespaced rules of the bundle: every rule of the workloads, and the leader-election
-/// Lease.
+/// The namespaced rules of the bundle: every rule of the workloads, and those of the
+/// operator's own namespace (the leader-election Lease, the data key's Secret).
 fn bundle_permissions() -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
     let workloads = rbac::namespace_role(NAME, install::NAMESPACE).rules;
-    let lease = rbac::lease_role(NAME, install::NAMESPACE).rules;
-    workloads.into_iter().chain(lease).flatten().collect()
+    let own = rbac::own_namespace_role(NAME, install::NAMESPACE).rules;
+    workloads.into_iter().chain(own).flatten().collect()
 }
 
 /// The operator's Deployment, watching the namespaces OLM targets.

@@ -78,6 +78,17 @@ enum Command {
         /// Seconds before expiry the leader renews its lease.
         #[arg(long, env = "SUPERSET_OPERATOR_LEASE_RENEW_GRACE", default_value_t = 5)]
         lease_renew_grace: u64,
+        /// Name of the Secret holding the key that secret data is hashed with before it is
+        /// published in pod annotations; made with a random key when absent.
+        #[arg(
+            long,
+            env = "SUPERSET_OPERATOR_DATA_KEY_SECRET",
+            default_value = superset_operator_controller::data_key::SECRET
+        )]
+        data_key_secret: String,
+        /// Namespace of that Secret (default: the operator's own namespace).
+        #[arg(long, env = "SUPERSET_OPERATOR_DATA_KEY_NAMESPACE")]
+        data_key_namespace: Option<String>,
         /// Reconciles each controller runs at once (at least 1).
         #[arg(
             long,
@@ -232,6 +243,8 @@ fn main() -> anyhow::Result<()> {
             leader_election_id,
             lease_duration,
             lease_renew_grace,
+            data_key_secret,
+            data_key_namespace,
             max_concurrent_reconciles,
             reconcile_debounce_ms,
         } => {
@@ -277,6 +290,10 @@ fn main() -> anyhow::Result<()> {
                 metrics_address,
                 probe_address,
                 leader_election,
+                data_key: run::DataKeySecret {
+                    namespace: data_key_namespace.unwrap_or_else(own_namespace),
+                    name: data_key_secret,
+                },
                 tuning: Tuning {
                     concurrency: max_concurrent_reconciles,
                     debounce: std::time::Duration::from_millis(reconcile_debounce_ms),

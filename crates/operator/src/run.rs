@@ -4,13 +4,15 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use anyhow::{Context as _, bail};
-use kube::{Client, Resource};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client, Resource};
 use kube_lease_manager::LeaseManagerBuilder;
 use superset_operator_api::{
     Superset, SupersetCeleryBeat, SupersetCeleryFlower, SupersetCeleryWorker,
     SupersetLifecycleTask, SupersetMcpServer, SupersetWebServer, SupersetWebsocketServer,
 };
-use superset_operator_controller::{Scope, Tuning};
+use superset_operator_controller::{Scope, Tuning, data_key};
+use superset_operator_render::checksum::DataKey;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::serve::{self, Readiness};
@@ -94,6 +96,14 @@ pub struct LeaderElection {
     pub grace: u64,
 }
 
+/// Where the key that secret data is hashed with lives.
+pub struct DataKeySecret {
+    /// The Secret's namespace.
+    pub namespace: String,
+    /// The Secret's name.
+    pub name: String,
+}
+
 /// What `run` needs.
 pub struct Options {
     /// Namespaces to watch; every namespace when empty.
@@ -104,6 +114,8 @@ pub struct Options {
     pub probe_address: SocketAddr,
     /// Leader election, when several replicas run.
     pub leader_election: Option<LeaderElection>,
+    /// The Secret of the key secret data is hashed with.
+    pub data_key: DataKeySecret,
     /// How hard each controller works at once.
     pub tuning: Tuning,
 }
@@ -122,6 +134,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .await
         .context("connecting to the Kubernetes API")?;
     ensure_crds(&client).await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &options.data_key.namespace);
+    let data_key = data_key::load_or_create(&secrets, &options.data_key.name)
+        .await
+        .with_context(|| {
+            format!(
+                "the data key in Secret {}/{}",
+                options.data_key.namespace, options.data_key.name
+            )
+        })?;
     readiness.set_ready();
     let scopes: Vec<Scope> = if options.namespaces.is_empty() {
         vec![Scope::All]
@@ -139,7 +160,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         superset_operator_controller::metrics::set_leader(true);
         tracing::info!(?scopes, "controllers starting");
         let message = tokio::select! {
-            error = controllers(client, scopes, options.tuning) => return Err(error),
+            error = controllers(client, scopes, options.tuning, data_key) => return Err(error),
             _ = terminate.recv() => "SIGTERM received; stopping",
             _ = tokio::signal::ctrl_c() => "interrupted; stopping",
         };
@@ -184,7 +205,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             tracing::info!(?scopes, identity = %election.identity, "leader lease acquired; controllers starting");
             // Whichever branch ends first, the others are dropped, the controllers with them.
             let outcome = tokio::select! {
-                error = controllers(client, scopes, options.tuning) => Err(error),
+                error = controllers(client, scopes, options.tuning, data_key) => Err(error),
                 _ = lost(&mut leading) => Err(anyhow::anyhow!("the leader lease was lost; exiting so that a standby takes over")),
                 _ = terminate.recv() => Ok("SIGTERM received; stopping and releasing the lease"),
                 _ = tokio::signal::ctrl_c() => Ok("interrupted; stopping and releasing the lease"),
@@ -218,13 +239,19 @@ async fn lost(leading: &mut tokio::sync::watch::Receiver<bool>) {
 /// life of the process, so one that ended (a panic outside any reconcile: those are reported
 /// on their object) is an error that ends the process, rather than objects left unreconciled
 /// behind a ready probe and a held lease.
-async fn controllers(client: Client, scopes: Vec<Scope>, tuning: Tuning) -> anyhow::Error {
+async fn controllers(
+    client: Client,
+    scopes: Vec<Scope>,
+    tuning: Tuning,
+    data_key: DataKey,
+) -> anyhow::Error {
     let mut running = tokio::task::JoinSet::new();
     for scope in scopes {
         running.spawn(superset_operator_controller::run(
             client.clone(),
             scope,
             tuning,
+            data_key.clone(),
         ));
     }
     match running.join_next().await {

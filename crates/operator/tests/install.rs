@@ -135,10 +135,10 @@ fn the_chart_lints_and_renders_the_generated_rbac_and_crds() {
     assert!(of_kind(&docs, "ServiceMonitor").is_empty());
     assert_eq!(of_kind(&docs, "Service").len(), 1, "the metrics Service");
     let roles = of_kind(&docs, "Role");
-    assert_eq!(roles.len(), 1, "only the leader-election Role");
+    assert_eq!(roles.len(), 1, "only the Role of its own namespace");
     assert_eq!(
         roles[0]["rules"],
-        rules_of(&rbac::lease_role("x", "y").rules)
+        rules_of(&rbac::own_namespace_role("x", "y").rules)
     );
 
     // Namespace-scoped: a Role per namespace, and cluster-wide only reading the CRDs.
@@ -208,7 +208,7 @@ async fn the_operator_needs_nothing_beyond_the_generated_rbac() {
     let bindings: Api<RoleBinding> = env.api();
     for role in [
         rbac::namespace_role("operator", &namespace),
-        rbac::lease_role("operator-lease", &namespace),
+        rbac::own_namespace_role("operator-lease", &namespace),
     ] {
         let name = role.metadata.name.clone().unwrap();
         roles.create(&PostParams::default(), &role).await.unwrap();

@@ -184,7 +184,7 @@ pub fn deployment(
             "-g".into(),
             "daemon off;".into(),
         ];
-        container.volume_mounts = merge::by_key(
+        container.volume_mounts = merge::mounts(
             &container.volume_mounts,
             &[
                 VolumeMount {
@@ -199,7 +199,6 @@ pub fn deployment(
                     ..Default::default()
                 },
             ],
-            |m| m.name.clone(),
         );
         container
             .security_context

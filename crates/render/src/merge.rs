@@ -1,8 +1,11 @@
 //! How a component's settings combine with the top-level ones: scalars and structs are
-//! replaced whole, named lists are merged by name in place, maps by key, unnamed lists are
+//! replaced whole, keyed lists are merged by key in place (by name; volume mounts by path;
+//! ports by name, or by number and protocol when unnamed), maps by key, unkeyed lists are
 //! appended, and `command`/`args` are never inherited.
 
 use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ContainerPort, VolumeMount};
 
 use superset_operator_api::template::{ContainerTemplate, DeploymentTemplate, PodTemplate};
 
@@ -103,6 +106,30 @@ pub fn pod_template(top: Option<&PodTemplate>, component: Option<&PodTemplate>) 
     }
 }
 
+/// `base`'s volume mounts with `over`'s on top. Kubernetes tells mounts apart by path: one
+/// volume may be mounted at several (a ConfigMap's keys under their `subPath`s).
+pub fn mounts(base: &[VolumeMount], over: &[VolumeMount]) -> Vec<VolumeMount> {
+    by_key(base, over, |m| m.mount_path.clone())
+}
+
+/// What tells two ports apart: the name, which is optional; an unnamed port is its number
+/// and protocol.
+#[derive(PartialEq)]
+enum PortKey {
+    Named(String),
+    Unnamed(i32, String),
+}
+
+fn port_key(port: &ContainerPort) -> PortKey {
+    match &port.name {
+        Some(name) => PortKey::Named(name.clone()),
+        None => PortKey::Unnamed(
+            port.container_port,
+            port.protocol.clone().unwrap_or_else(|| "TCP".into()),
+        ),
+    }
+}
+
 fn container(
     top: Option<&ContainerTemplate>,
     component: Option<&ContainerTemplate>,
@@ -113,10 +140,8 @@ fn container(
         resources: replaced(&component.resources, &top.resources),
         env: by_key(&top.env, &component.env, |e| e.name.clone()),
         env_from: appended(&top.env_from, &component.env_from),
-        volume_mounts: by_key(&top.volume_mounts, &component.volume_mounts, |m| {
-            m.name.clone()
-        }),
-        ports: by_key(&top.ports, &component.ports, |p| p.name.clone()),
+        volume_mounts: mounts(&top.volume_mounts, &component.volume_mounts),
+        ports: by_key(&top.ports, &component.ports, port_key),
         security_context: replaced(&component.security_context, &top.security_context),
         // A command is specific to what runs; inheriting one would run, say, the web server's
         // command in a Celery pod.

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use serde_json::Value;
 use superset_operator_api::template::PodTemplate;
 
+use crate::checksum::DataKey;
 use crate::resolve::{Child, Resolved, ResolvedComponent};
 use crate::{checksum, naming};
 
@@ -109,10 +110,12 @@ pub fn config_map_data(map: Option<&ConfigMap>) -> Value {
 
 /// Folds into each component of the Superset named `superset` a hash of the data its pods
 /// read, as `data_of` gives it ([`secret_data`], [`config_map_data`]), so that new data rolls
-/// exactly the pods that read it.
+/// exactly the pods that read it. A Secret's data is hashed with `key`, so that the published
+/// hash cannot be tested against guessed passwords.
 pub fn fold_read_data(
     superset: &str,
     resolved: &mut Resolved,
+    key: &DataKey,
     data_of: impl Fn(&Reference) -> Value,
 ) {
     for component in &mut resolved.components {
@@ -122,7 +125,13 @@ pub fn fold_read_data(
         }
         let hashes: Vec<String> = read
             .iter()
-            .map(|reference| checksum::of_json(&(reference.name(), data_of(reference))))
+            .map(|reference| {
+                let data = (reference.name(), data_of(reference));
+                match reference {
+                    Reference::Secret(_) => key.of_json(&data),
+                    Reference::ConfigMap(_) => checksum::of_json(&data),
+                }
+            })
             .collect();
         fold_into(&mut component.child, &checksum::of_json(&hashes));
     }
@@ -158,7 +167,8 @@ mod tests {
     #[test]
     fn the_data_hash_is_the_one_earlier_versions_computed() {
         // Earlier versions hashed the typed data; a different encoding would roll every pod
-        // that reads a Secret or ConfigMap on the operator's upgrade.
+        // that reads a ConfigMap on the operator's upgrade (Secret data is keyed since, which
+        // rolled the pods reading Secrets once).
         let data = BTreeMap::from([("b".to_owned(), ByteString(b"x".to_vec()))]);
         let secret = Secret {
             data: Some(data.clone()),
@@ -192,10 +202,15 @@ mod tests {
         let superset: superset_operator_api::Superset = serde_yaml::from_str(yaml).unwrap();
         let checksums = |tuning: &str| {
             let mut resolved = crate::resolve(&superset).unwrap();
-            fold_read_data("bi", &mut resolved, |reference| match reference {
-                Reference::ConfigMap(name) if name == "tuning" => Value::from(tuning),
-                _ => Value::Null,
-            });
+            fold_read_data(
+                "bi",
+                &mut resolved,
+                &DataKey::new(b"k"),
+                |reference| match reference {
+                    Reference::ConfigMap(name) if name == "tuning" => Value::from(tuning),
+                    _ => Value::Null,
+                },
+            );
             resolved
                 .components
                 .iter()
@@ -205,6 +220,26 @@ mod tests {
         let (before, after) = (checksums("a"), checksums("b"));
         assert_ne!(before[0], after[0], "the web server reads the ConfigMap");
         assert_eq!(before[1], after[1], "beat does not");
+    }
+
+    #[test]
+    fn secret_data_is_published_only_as_a_keyed_hash() {
+        let yaml = "apiVersion: superset.apache.org/v1alpha1\nkind: Superset\nmetadata: {name: bi}\nspec:\n  secretKeyFrom: {name: app, key: secret-key}\n  image: {tag: \"6\"}\n  metastore: {uriFrom: {name: db, key: uri}}\n  webServer: {}\n";
+        let superset: superset_operator_api::Superset = serde_yaml::from_str(yaml).unwrap();
+        let password = serde_json::json!({ "uri": "cG9zdGdyZXM6Ly9zZWNyZXQ=" });
+        let checksum = |key: &DataKey| {
+            let mut resolved = crate::resolve(&superset).unwrap();
+            fold_read_data("bi", &mut resolved, key, |reference| match reference {
+                Reference::Secret(name) if name == "db" => password.clone(),
+                _ => Value::Null,
+            });
+            resolved.components[0].child.flat().config_checksum.clone()
+        };
+        // Anyone who reads the Deployment sees the checksum; it depends on the operator's key,
+        // so a guess of the password cannot be checked against it without that key.
+        let with_key = checksum(&DataKey::new(b"operator key"));
+        assert_ne!(with_key, checksum(&DataKey::new(b"another operator's key")));
+        assert_eq!(with_key, checksum(&DataKey::new(b"operator key")));
     }
 
     #[test]

@@ -466,9 +466,7 @@ fn inject(pod: &mut PodTemplate, injection: Injection) {
     pod.volumes = merge::by_key(&pod.volumes, &injection.volumes, |v| v.name.clone());
     let container = pod.container.get_or_insert_with(Default::default);
     container.env = merge::by_key(&container.env, &injection.env, |e| e.name.clone());
-    container.volume_mounts = merge::by_key(&container.volume_mounts, &injection.mounts, |m| {
-        m.name.clone()
-    });
+    container.volume_mounts = merge::mounts(&container.volume_mounts, &injection.mounts);
 }
 
 fn config_volume(config_map_name: &str) -> (Volume, VolumeMount) {
@@ -688,22 +686,19 @@ fn resolve_component(
     }
     if component == Component::WebsocketServer {
         let ws = spec.websocket_server.as_ref().expect("the view exists");
+        // With neither, the server is configured through its environment: nothing to mount.
         let source = if let Some(config) = &ws.config {
             data.insert("config.json".to_owned(), config.clone());
-            Volume {
+            Some(Volume {
                 name: CONFIG_VOLUME.into(),
                 config_map: Some(ConfigMapVolumeSource {
                     name: config_map_name.clone(),
                     ..Default::default()
                 }),
                 ..Default::default()
-            }
+            })
         } else {
-            let secret = ws
-                .config_from
-                .as_ref()
-                .expect("admission requires config or configFrom");
-            Volume {
+            ws.config_from.as_ref().map(|secret| Volume {
                 name: CONFIG_VOLUME.into(),
                 secret: Some(SecretVolumeSource {
                     secret_name: Some(secret.name.clone()),
@@ -715,16 +710,18 @@ fn resolve_component(
                     ..Default::default()
                 }),
                 ..Default::default()
-            }
+            })
         };
-        volumes.push(source);
-        mounts.push(VolumeMount {
-            name: CONFIG_VOLUME.into(),
-            mount_path: WEBSOCKET_CONFIG_PATH.into(),
-            sub_path: Some("config.json".into()),
-            read_only: Some(true),
-            ..Default::default()
-        });
+        if let Some(source) = source {
+            volumes.push(source);
+            mounts.push(VolumeMount {
+                name: CONFIG_VOLUME.into(),
+                mount_path: WEBSOCKET_CONFIG_PATH.into(),
+                sub_path: Some("config.json".into()),
+                read_only: Some(true),
+                ..Default::default()
+            });
+        }
     }
 
     // The default command, unless the user set one for this component.

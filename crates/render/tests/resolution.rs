@@ -54,6 +54,56 @@ fn component_resources_replace_top_level_resources_whole() {
     assert_eq!(limits["cpu"].0, "8");
 }
 
+/// Kubernetes tells mounts apart by path and unnamed ports by number: one ConfigMap's two keys
+/// under two `subPath`s, and two unnamed ports, all reach the pod.
+#[test]
+fn mounts_of_one_volume_and_unnamed_ports_are_all_kept() {
+    let r = resolved(&dev(
+        "  podTemplate:\n    volumes: [{name: extra, configMap: {name: superset-extra}}]\n    container:\n      volumeMounts:\n\
+         \x20       - {name: extra, mountPath: /app/pythonpath/custom_sso.py, subPath: custom_sso.py}\n\
+         \x20       - {name: extra, mountPath: /app/pythonpath/custom_roles.py, subPath: custom_roles.py}\n\
+         \x20 celeryWorker:\n    podTemplate:\n      container:\n        ports: [{containerPort: 9102}, {containerPort: 9103}]\n",
+    ));
+    let worker = container(&r, Component::CeleryWorker);
+    let paths: Vec<&str> = worker
+        .volume_mounts
+        .iter()
+        .map(|m| m.mount_path.as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/app/pythonpath/custom_sso.py")
+            && paths.contains(&"/app/pythonpath/custom_roles.py"),
+        "{paths:?}"
+    );
+    let ports: Vec<i32> = worker.ports.iter().map(|p| p.container_port).collect();
+    assert_eq!(ports, [9102, 9103]);
+}
+
+/// A websocket server with neither `config` nor `configFrom` reads its environment: it gets
+/// no config file and no ConfigMap, and resolution does not fail.
+#[test]
+fn a_websocket_server_configured_from_its_environment_mounts_no_config() {
+    let r = resolved(&dev(
+        "  websocketServer:\n    image: {repository: apache/superset-websocket, tag: \"1.0\"}\n    podTemplate:\n      container:\n        env: [{name: JWT_SECRET, valueFrom: {secretKeyRef: {name: ws, key: jwt}}}]\n",
+    ));
+    let ws = r
+        .components
+        .iter()
+        .find(|c| c.component == Component::WebsocketServer)
+        .expect("resolved");
+    assert!(ws.config_map.is_none());
+    let container = container(&r, Component::WebsocketServer);
+    assert!(
+        container
+            .volume_mounts
+            .iter()
+            .all(|m| !m.mount_path.ends_with("config.json")),
+        "{:?}",
+        container.volume_mounts
+    );
+    assert!(container.env.iter().any(|e| e.name == "JWT_SECRET"));
+}
+
 /// The second example: env vars are a named collection, merged by name.
 #[test]
 fn component_env_vars_merge_with_top_level_env_vars() {

@@ -163,8 +163,8 @@ pub struct CeleryFlowerComponentSpec {
 #[x_kube(
     validation = Rule::new("has(self.image) && has(self.image.repository)")
         .message("websocketServer.image.repository is required: the websocket server does not run the Superset image"),
-    validation = Rule::new("has(self.config) != has(self.configFrom)")
-        .message("set exactly one of websocketServer.config or websocketServer.configFrom"),
+    validation = Rule::new("!(has(self.config) && has(self.configFrom))")
+        .message("set at most one of websocketServer.config or websocketServer.configFrom"),
 )]
 pub struct WebsocketServerComponentSpec {
     #[serde(flatten)]
@@ -179,7 +179,9 @@ pub struct WebsocketServerComponentSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
 
-    /// The server's `config.json`, read from a Secret key and mounted into the pod.
+    /// The server's `config.json`, read from a Secret key and mounted into the pod. With
+    /// neither this nor `config`, the server reads its settings from its environment
+    /// (`JWT_SECRET`, `REDIS_HOST`, … set through `podTemplate.container.env`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_from: Option<SecretKeySelector>,
 

@@ -89,6 +89,7 @@ impl Replica {
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", identity)
+            .env("POD_NAMESPACE", namespace)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

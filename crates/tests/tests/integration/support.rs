@@ -9,7 +9,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::wait::await_condition;
 use kube::{Client, Config};
 use superset_operator_api::Superset;
-use superset_operator_controller::{Scope, Tuning};
+use superset_operator_controller::{Scope, Tuning, data_key};
 use superset_operator_testkit::TestEnv;
 
 pub const TIMEOUT: Duration = Duration::from_secs(120);
@@ -30,6 +30,14 @@ impl Writes {
 }
 
 /// A client for the operator that counts the requests it sends.
+async fn plain_client(kubeconfig: &std::path::Path) -> Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
 async fn counting_client(kubeconfig: &std::path::Path, writes: Writes) -> Client {
     let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
     let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
@@ -110,9 +118,17 @@ pub fn operator(env: &TestEnv) -> Operator {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
+                // The data key as the operator binary keeps it, in the namespace it runs for:
+                // every restart of a test's operator hashes alike. Read outside the counts.
+                let data_key = data_key::load_or_create(
+                    &Api::namespaced(plain_client(&kubeconfig).await, &namespace),
+                    data_key::SECRET,
+                )
+                .await
+                .unwrap();
                 let client = counting_client(&kubeconfig, counter).await;
                 tokio::select! {
-                    _ = superset_operator_controller::run(client, Scope::Namespace(namespace), Tuning::default()) => {}
+                    _ = superset_operator_controller::run(client, Scope::Namespace(namespace), Tuning::default(), data_key) => {}
                     _ = stopped => {}
                 }
             });
