@@ -349,7 +349,7 @@ async fn reconcile(superset: &Superset, ctx: &Context) -> Result<Action, Error> 
     references::fold_read_data(&name, &mut resolved, &ctx.data_key, |reference| {
         data.get(reference).cloned().unwrap_or_default()
     });
-    let keys = secret_key::keys(&superset.spec, &ctx.data_key, &uid, |reference| {
+    let keys = secret_key::keys(&superset.spec, &uid, |reference| {
         data.get(reference).cloned().unwrap_or_default()
     });
     secret_key::fold_into_rotate(&mut resolved, &keys);

@@ -9,7 +9,7 @@ use superset_operator_api::SupersetSpec;
 
 use superset_operator_api::task::TaskType;
 
-use crate::checksum::{self, DataKey};
+use crate::checksum;
 use crate::references::Reference;
 use crate::resolve::Resolved;
 
@@ -24,10 +24,6 @@ pub struct Keys {
     pub current: Option<String>,
     /// `previousSecretKey` or `previousSecretKeyFrom`.
     pub previous: Option<String>,
-    /// The fingerprints of the same two keys as versions before keyed fingerprints recorded
-    /// them: a recorded fingerprint is matched against these too, so that the operator's
-    /// upgrade does not take the key it finds recorded for a new one. Never recorded.
-    pub unkeyed: (Option<String>, Option<String>),
 }
 
 /// The Secrets that hold `spec`'s keys.
@@ -49,28 +45,19 @@ pub enum Verdict {
     Refuse(String),
 }
 
-/// A short fingerprint of key material, keyed with the operator's `key` so that nobody without
-/// it can test a guessed key against it, and salted with the instance's UID so that two
-/// instances with one key show different fingerprints.
-pub fn fingerprint(key: &DataKey, salt: &str, material: &str) -> String {
-    let hash = key.of_json(&("superset-operator/secret-key", salt, material));
-    hash.trim_start_matches("hmac-sha256:")[..16].to_owned()
-}
-
-/// The fingerprint earlier versions recorded: salted, not keyed.
-fn unkeyed_fingerprint(salt: &str, material: &str) -> String {
+/// A short fingerprint of key material, salted with the instance's UID so that two instances
+/// with one key show different fingerprints and no table of known keys matches them. It is
+/// deliberately not keyed with the operator's data key: the recorded fingerprint must survive
+/// a new data key (the operator reinstalled elsewhere), or every instance would take its own
+/// key for a new one and refuse it.
+pub fn fingerprint(salt: &str, material: &str) -> String {
     let hash = checksum::of_json(&("superset-operator/secret-key", salt, material));
     hash.trim_start_matches("sha256:")[..16].to_owned()
 }
 
 /// The fingerprints of `spec`'s keys, `data_of` giving a Secret's data as the parent read it
 /// (base64 values by key; null when absent).
-pub fn keys(
-    spec: &SupersetSpec,
-    key: &DataKey,
-    salt: &str,
-    data_of: impl Fn(&Reference) -> Value,
-) -> Keys {
+pub fn keys(spec: &SupersetSpec, salt: &str, data_of: impl Fn(&Reference) -> Value) -> Keys {
     let from_secret = |selector: &SecretKeySelector| {
         data_of(&Reference::Secret(selector.name.clone()))
             .get(&selector.key)
@@ -82,17 +69,10 @@ pub fn keys(
             .clone()
             .or_else(|| from.as_ref().and_then(from_secret))
     };
-    let current = material(&spec.secret_key, &spec.secret_key_from);
-    let previous = material(&spec.previous_secret_key, &spec.previous_secret_key_from);
-    let keyed = |m: &String| fingerprint(key, salt, m);
-    let unkeyed = |m: &String| unkeyed_fingerprint(salt, m);
     Keys {
-        current: current.as_ref().map(keyed),
-        previous: previous.as_ref().map(keyed),
-        unkeyed: (
-            current.as_ref().map(unkeyed),
-            previous.as_ref().map(unkeyed),
-        ),
+        current: material(&spec.secret_key, &spec.secret_key_from).map(|m| fingerprint(salt, &m)),
+        previous: material(&spec.previous_secret_key, &spec.previous_secret_key_from)
+            .map(|m| fingerprint(salt, &m)),
     }
 }
 
@@ -109,15 +89,10 @@ pub fn judge(
     let (Some(recorded), Some(current)) = (recorded, keys.current.as_deref()) else {
         return Verdict::Keep;
     };
-    let is_recorded = |keyed: &Option<String>, unkeyed: &Option<String>| {
-        [keyed, unkeyed]
-            .into_iter()
-            .any(|f| f.as_deref() == Some(recorded))
-    };
-    if is_recorded(&keys.current, &keys.unkeyed.0) || accepted == Some(current) {
+    if recorded == current || accepted == Some(current) {
         return Verdict::Keep;
     }
-    if rotates && is_recorded(&keys.previous, &keys.unkeyed.1) {
+    if rotates && keys.previous.as_deref() == Some(recorded) {
         return Verdict::Rotate;
     }
     let why = if !rotates {
@@ -159,7 +134,6 @@ mod tests {
         Keys {
             current: Some(current.into()),
             previous: previous.map(Into::into),
-            ..Default::default()
         }
     }
 
@@ -213,46 +187,11 @@ mod tests {
     }
 
     #[test]
-    fn fingerprints_are_keyed_salted_and_never_the_key() {
-        let key = DataKey::new(b"operator");
-        let one = fingerprint(&key, "uid-1", "s3cr3t");
+    fn fingerprints_are_salted_and_never_the_key() {
+        let one = fingerprint("uid-1", "s3cr3t");
         assert_eq!(one.len(), 16);
-        assert_ne!(one, fingerprint(&key, "uid-2", "s3cr3t"));
-        assert_ne!(one, fingerprint(&key, "uid-1", "other"));
-        assert_ne!(one, fingerprint(&DataKey::new(b"other"), "uid-1", "s3cr3t"));
-        assert_ne!(one, unkeyed_fingerprint("uid-1", "s3cr3t"));
+        assert_ne!(one, fingerprint("uid-2", "s3cr3t"));
+        assert_ne!(one, fingerprint("uid-1", "other"));
         assert!(!one.contains("s3cr3t"));
-    }
-
-    #[test]
-    fn a_fingerprint_recorded_before_keyed_fingerprints_is_still_the_same_key() {
-        let spec: SupersetSpec = serde_json::from_value(serde_json::json!({
-            "secretKey": "old",
-            "previousSecretKey": "older",
-            "image": {"tag": "6"},
-        }))
-        .unwrap();
-        let keys = super::keys(&spec, &DataKey::new(b"operator"), "uid", |_| Value::Null);
-        let recorded = unkeyed_fingerprint("uid", "old");
-        assert_eq!(
-            judge(Some(&recorded), &keys, false, None, "bi"),
-            Verdict::Keep,
-            "the operator's upgrade is no new key"
-        );
-        let previous = unkeyed_fingerprint("uid", "older");
-        assert_eq!(
-            judge(Some(&previous), &keys, true, None, "bi"),
-            Verdict::Rotate
-        );
-        assert!(matches!(
-            judge(
-                Some(&unkeyed_fingerprint("uid", "other")),
-                &keys,
-                true,
-                None,
-                "bi"
-            ),
-            Verdict::Refuse(_)
-        ));
     }
 }
