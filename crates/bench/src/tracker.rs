@@ -597,7 +597,7 @@ fn data_key(stores: &Stores, namespace: &str) -> Result<DataKey, String> {
     let bytes = secret
         .data
         .as_ref()
-        .and_then(|d| d.get("key"))
+        .and_then(|d| d.get(superset_operator_controller::data_key::FIELD))
         .ok_or("the data key Secret has no key")?;
     Ok(DataKey::new(&bytes.0))
 }

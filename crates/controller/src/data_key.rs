@@ -30,7 +30,7 @@ pub enum DataKeyError {
 /// The Secret's default name.
 pub const SECRET: &str = "superset-operator-data-key";
 /// The key of the Secret that holds the bytes.
-const FIELD: &str = "key";
+pub const FIELD: &str = "key";
 /// How many random bytes a new key has.
 const LENGTH: usize = 32;
 
